@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration from options and environment variables. */
+#include "fmacros.h"
+
+#include "core/config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *env_get(const inngest_app_opts *o, const char *name) {
+    const char *v = o->getenv_fn ? o->getenv_fn(o->getenv_user, name) : getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* Copies `s` without surrounding whitespace. */
+static char *dup_trim(const char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return strndup(s, n);
+}
+
+int ing_parse_bool(const char *s) {
+    char *t = dup_trim(s);
+    int r = -1;
+    if (!t)
+        return -1;
+    if (!strcasecmp(t, "true") || !strcmp(t, "1"))
+        r = 1;
+    else if (!strcasecmp(t, "false") || !strcmp(t, "0"))
+        r = 0;
+    free(t);
+    return r;
+}
+
+/* Normalises a base URL: adds http:// when there is no scheme, drops trailing slashes,
+ * and checks there is a host. Returns malloc'd text or NULL when invalid. */
+static char *normalize_url(const char *in) {
+    char *t = dup_trim(in);
+    if (!t)
+        return NULL;
+    char *u = t;
+    if (!strstr(t, "://")) {
+        size_t n = strlen(t) + 8;
+        u = malloc(n);
+        if (u)
+            snprintf(u, n, "http://%s", t);
+        free(t);
+        if (!u)
+            return NULL;
+    }
+    const char *host = strstr(u, "://") + 3;
+    int scheme_ok = !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
+    if (!scheme_ok || !*host || *host == '/' || strpbrk(u, " \t\r\n")) {
+        free(u);
+        return NULL;
+    }
+    size_t n = strlen(u);
+    while (n > (size_t)(host - u) && u[n - 1] == '/')
+        u[--n] = '\0';
+    return u;
+}
+
+void ing_config_cleanup(struct ing_config *c) {
+    free(c->app_id);
+    free(c->signing_key);
+    free(c->signing_key_fallback);
+    free(c->event_key);
+    free(c->env);
+    free(c->api_base_url);
+    free(c->event_api_base_url);
+    free(c->serve_origin);
+    free(c->serve_path);
+    free(c->framework);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Picks the option, else the variable, else NULL, and copies it trimmed. */
+static int pick(const inngest_app_opts *o, const char *opt, const char *var, char **out) {
+    const char *v = opt && *opt ? opt : env_get(o, var);
+    *out = NULL;
+    if (!v)
+        return INNGEST_OK;
+    *out = dup_trim(v);
+    return *out ? INNGEST_OK : INNGEST_ENOMEM;
+}
+
+static int pick_url(const inngest_app_opts *o, const char *opt, const char *var, char **out,
+                    inngest_error *err) {
+    const char *v = opt && *opt ? opt : env_get(o, var);
+    *out = NULL;
+    if (!v)
+        return INNGEST_OK;
+    *out = normalize_url(v);
+    if (!*out)
+        return inngest_error_set(err, INNGEST_ECONFIG, "%s is not a valid http(s) URL", var);
+    return INNGEST_OK;
+}
+
+int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_error *err) {
+    static const inngest_app_opts none;
+    const inngest_app_opts *o = opts ? opts : &none;
+    char *dev_url = NULL, *base = NULL, *api = NULL, *evapi = NULL;
+    int rc;
+    memset(c, 0, sizeof(*c));
+
+    /* Mode: explicit option, else INNGEST_DEV as a boolean or a dev server URL. */
+    c->dev = 0;
+    if (o->mode == INNGEST_MODE_DEV) {
+        c->dev = 1;
+    } else if (o->mode == INNGEST_MODE_FROM_ENV) {
+        const char *d = env_get(o, "INNGEST_DEV");
+        if (d) {
+            int b = ing_parse_bool(d);
+            if (b >= 0) {
+                c->dev = b;
+            } else {
+                dev_url = normalize_url(d);
+                if (!dev_url) {
+                    rc = inngest_error_set(err, INNGEST_ECONFIG,
+                                           "INNGEST_DEV must be true, false, 1, 0 or a URL");
+                    goto fail;
+                }
+                c->dev = 1;
+            }
+        }
+    }
+
+    if ((rc = pick(o, o->app_id, "INNGEST_APP_ID", &c->app_id)) ||
+        (rc = pick(o, o->signing_key, "INNGEST_SIGNING_KEY", &c->signing_key)) ||
+        (rc = pick(o, o->signing_key_fallback, "INNGEST_SIGNING_KEY_FALLBACK",
+                   &c->signing_key_fallback)) ||
+        (rc = pick(o, o->event_key, "INNGEST_EVENT_KEY", &c->event_key)) ||
+        (rc = pick(o, o->env, "INNGEST_ENV", &c->env)) ||
+        (rc = pick_url(o, o->serve_origin, "INNGEST_SERVE_ORIGIN", &c->serve_origin, err)) ||
+        (rc = pick(o, o->serve_path, "INNGEST_SERVE_PATH", &c->serve_path)) ||
+        (rc = pick_url(o, o->base_url, "INNGEST_BASE_URL", &base, err)) ||
+        (rc = pick_url(o, o->api_base_url, "INNGEST_API_BASE_URL", &api, err)) ||
+        (rc = pick_url(o, o->event_api_base_url, "INNGEST_EVENT_API_BASE_URL", &evapi, err)))
+        goto fail;
+    if (!c->app_id && !(c->app_id = strdup(ING_DEFAULT_APP_ID))) {
+        rc = INNGEST_ENOMEM;
+        goto fail;
+    }
+    if (c->serve_path && c->serve_path[0] != '/') {
+        rc = inngest_error_set(err, INNGEST_ECONFIG, "INNGEST_SERVE_PATH must start with '/'");
+        goto fail;
+    }
+
+    /* Base URLs: specific variable, then INNGEST_BASE_URL, then the INNGEST_DEV URL, then
+     * the default of the mode. */
+    const char *dflt_api = c->dev ? ING_DEFAULT_DEV_URL : ING_DEFAULT_API_URL;
+    const char *dflt_ev = c->dev ? ING_DEFAULT_DEV_URL : ING_DEFAULT_EVENT_API_URL;
+    c->api_base_url = strdup(api ? api : base ? base : dev_url ? dev_url : dflt_api);
+    c->event_api_base_url = strdup(evapi ? evapi : base ? base : dev_url ? dev_url : dflt_ev);
+    c->framework = strdup(o->framework ? o->framework : "civetweb");
+    if (!c->api_base_url || !c->event_api_base_url || !c->framework) {
+        rc = INNGEST_ENOMEM;
+        goto fail;
+    }
+
+    if (o->allow_in_band_sync) {
+        c->allow_in_band_sync = o->allow_in_band_sync > 0;
+    } else {
+        const char *v = env_get(o, "INNGEST_ALLOW_IN_BAND_SYNC");
+        int b = v ? ing_parse_bool(v) : 1;
+        if (b < 0) {
+            rc = inngest_error_set(err, INNGEST_ECONFIG,
+                                   "INNGEST_ALLOW_IN_BAND_SYNC must be true or false");
+            goto fail;
+        }
+        c->allow_in_band_sync = b;
+    }
+    c->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : ING_DEFAULT_MAX_BODY;
+    free(dev_url);
+    free(base);
+    free(api);
+    free(evapi);
+    return INNGEST_OK;
+
+fail:
+    if (rc == INNGEST_ENOMEM)
+        inngest_error_set(err, rc, "out of memory");
+    free(dev_url);
+    free(base);
+    free(api);
+    free(evapi);
+    ing_config_cleanup(c);
+    return rc;
+}

@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The serve endpoint as a pure function from request to response: introspection (GET),
+ * sync (PUT, out-of-band and in-band) and calls (POST). No sockets here: outbound calls
+ * go through the app's transport, time through its clock.
+ */
+#include "fmacros.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/app.h"
+#include "core/function.h"
+#include "core/http.h"
+#include "core/proto.h"
+#include "core/sig.h"
+#include "core/step.h"
+#include "inngest/version.h"
+
+#define SCHEMA_VERSION "2024-05-24"
+
+/* Per-request state: what the response needs besides its body. */
+struct request_state {
+    inngest_app *app;
+    const inngest_http_request *req;
+    inngest_http_response *res;
+    const char *query;
+    const char *signing_key; /* the key that verified the request, or NULL */
+    const char *kind;        /* for the observer */
+    const char *slug;
+    const char *first_op;
+};
+
+static int64_t now_s(const inngest_app *app) {
+    return ing_app_now_ms(app) / 1000;
+}
+
+/* Headers every answer carries, errors included: the server only trusts responses that
+ * say they come from an SDK. */
+static int add_sdk_headers(struct request_state *st) {
+    inngest_http_response *res = st->res;
+    const struct ing_config *c = &st->app->cfg;
+    int rc = inngest_http_response_set_header(res, "Content-Type", "application/json");
+    rc = rc ? rc : inngest_http_response_set_header(res, "X-Inngest-SDK", INNGEST_SDK_HEADER);
+    rc = rc ? rc : inngest_http_response_set_header(res, "User-Agent", INNGEST_SDK_HEADER);
+    rc = rc ? rc : inngest_http_response_set_header(res, "X-Inngest-Req-Version", "2");
+    rc = rc ? rc : inngest_http_response_set_header(res, "X-Inngest-Framework", c->framework);
+    if (!rc && c->env)
+        rc = inngest_http_response_set_header(res, "X-Inngest-Env", c->env);
+    const char *kind = inngest_http_request_header(st->req, "X-Inngest-Server-Kind");
+    if (!rc && kind && (!strcmp(kind, "dev") || !strcmp(kind, "cloud")))
+        rc = inngest_http_response_set_header(res, "X-Inngest-Expected-Server-Kind", kind);
+    return rc;
+}
+
+/* Sets status and JSON body (steals `body`; NULL means an empty body). */
+static int respond(struct request_state *st, int status, json_t *body) {
+    inngest_http_response *res = st->res;
+    res->status = status;
+    int rc = INNGEST_OK;
+    if (body) {
+        char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(body);
+        if (!text)
+            return INNGEST_ENOMEM;
+        free(res->body);
+        res->body = text;
+        res->body_len = strlen(text);
+    } else {
+        rc = inngest_http_response_set_body(res, "", 0);
+    }
+    return rc;
+}
+
+static int respond_message(struct request_state *st, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int respond_message(struct request_state *st, int status, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return respond(st, status, json_pack("{s:s}", "message", msg));
+}
+
+/* {"type":"internal","name":"Error","message":…} as the official SDK answers SDK-side
+ * failures. */
+static int respond_internal(struct request_state *st, int status, const char *msg) {
+    return respond(st, status,
+                   json_pack("{s:s,s:s,s:s,s:s}", "type", "internal", "name", "Error", "message",
+                             msg, "stack", ""));
+}
+
+/* ---- signatures --------------------------------------------------------------------------- */
+
+/* Verifies the request in cloud mode. Returns INNGEST_OK (and remembers the key), or
+ * INNGEST_ESIG with `why` filled. Dev mode always passes. */
+static int verify(struct request_state *st, char *why, size_t why_len) {
+    const struct ing_config *c = &st->app->cfg;
+    if (c->dev)
+        return INNGEST_OK;
+    const char *keys[2] = {c->signing_key, c->signing_key_fallback};
+    const char *hdr = inngest_http_request_header(st->req, "X-Inngest-Signature");
+    int which = -1;
+    int rc = ing_sig_verify(hdr, st->req->body, st->req->body_len, now_s(st->app), keys, &which,
+                            why, why_len);
+    if (rc == INNGEST_OK)
+        st->signing_key = keys[which];
+    return rc;
+}
+
+static int respond_unauthorized(struct request_state *st, const char *why) {
+    st->kind = "error";
+    return respond(st, 401, json_pack("{s:s,s:s}", "message", "Unauthorized", "error", why));
+}
+
+/* Cloud mode cannot verify anything without a key: refuse, and say how to fix it. */
+static int respond_no_key(struct request_state *st) {
+    st->kind = "error";
+    return respond(st, 500,
+                   json_pack("{s:s,s:s}", "code", "internal_server_error", "message",
+                             "INNGEST_SIGNING_KEY is not set, so this cloud-mode app cannot "
+                             "verify requests; set it, or set INNGEST_DEV=1 for local "
+                             "development"));
+}
+
+/* ---- introspection ------------------------------------------------------------------------ */
+
+static json_t *str_or_null(const char *s) {
+    return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *capabilities(void) {
+    return json_pack("{s:s,s:s}", "trust_probe", "v1", "in_band_sync", "v1");
+}
+
+/* The introspection body. `auth`: 1 authenticated, 0 failed, -1 not attempted. */
+static json_t *introspection(const inngest_app *app, int auth) {
+    const struct ing_config *c = &app->cfg;
+    json_t *j = json_pack("{s:{s:b},s:b,s:b,s:I,s:s,s:s}", "extra", "native_crypto", 1,
+                          "has_event_key", c->event_key != NULL, "has_signing_key",
+                          c->signing_key != NULL, "function_count", (json_int_t)app->nentries,
+                          "mode", c->dev ? "dev" : "cloud", "schema_version", SCHEMA_VERSION);
+    if (!j || c->dev)
+        return j;
+    if (auth != 1) {
+        json_object_set_new(j, "authentication_succeeded", auth == 0 ? json_false() : json_null());
+        json_object_set_new(j, "has_signing_key_fallback",
+                            json_boolean(c->signing_key_fallback != NULL));
+        return j;
+    }
+    json_object_set_new(json_object_get(j, "extra"), "is_streaming", json_false());
+    json_t *more = json_pack(
+        "{s:b,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "authentication_succeeded",
+        1, "api_origin", c->api_base_url, "app_id", c->app_id, "capabilities", capabilities(),
+        "env", str_or_null(c->env), "event_api_origin", c->event_api_base_url, "event_key_hash",
+        str_or_null(app->event_key_hash), "framework", c->framework, "sdk_language",
+        INNGEST_SDK_LANGUAGE, "sdk_version", INNGEST_VERSION, "serve_origin",
+        str_or_null(c->serve_origin), "serve_path", str_or_null(c->serve_path),
+        "signing_key_fallback_hash", str_or_null(app->signing_key_fallback_hash),
+        "signing_key_hash", str_or_null(app->signing_key_hash));
+    if (!more || json_object_update(j, more)) {
+        json_decref(more);
+        json_decref(j);
+        return NULL;
+    }
+    json_decref(more);
+    return j;
+}
+
+static int handle_get(struct request_state *st) {
+    st->kind = "introspect";
+    const struct ing_config *c = &st->app->cfg;
+    int auth = -1;
+    if (!c->dev && c->signing_key &&
+        inngest_http_request_header(st->req, "X-Inngest-Signature")) {
+        char why[128];
+        auth = verify(st, why, sizeof(why)) == INNGEST_OK ? 1 : 0;
+    }
+    return respond(st, 200, introspection(st->app, auth));
+}
+
+/* ---- sync --------------------------------------------------------------------------------- */
+
+/* Whether a Host header or X-Forwarded-Proto value is safe to put into a URL. */
+static int token_ok(const char *s, const char *allowed_extra) {
+    if (!s || !*s || strlen(s) > 255)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr(allowed_extra, *p))
+            return 0;
+    return 1;
+}
+
+/* The public URL of the serve endpoint: scheme and host from the request (or
+ * INNGEST_SERVE_ORIGIN), path from the request (or INNGEST_SERVE_PATH). No query. */
+static char *app_url_from_request(struct request_state *st, const char *path) {
+    const struct ing_config *c = &st->app->cfg;
+    char origin[300];
+    if (c->serve_origin) {
+        snprintf(origin, sizeof(origin), "%s", c->serve_origin);
+    } else {
+        const char *host = inngest_http_request_header(st->req, "Host");
+        char proto[16];
+        const char *fp = inngest_http_request_header(st->req, "X-Forwarded-Proto");
+        snprintf(proto, sizeof(proto), "%s", st->req->is_tls ? "https" : "http");
+        if (fp) {
+            size_t n = strcspn(fp, ", ");
+            if (n && n < sizeof(proto))
+                snprintf(proto, sizeof(proto), "%.*s", (int)n, fp);
+        }
+        if (!token_ok(host, ".-:[]_") || (strcmp(proto, "http") && strcmp(proto, "https")))
+            return NULL;
+        snprintf(origin, sizeof(origin), "%s://%s", proto, host);
+    }
+    const char *p = c->serve_path ? c->serve_path : path;
+    size_t n = strlen(origin) + strlen(p) + 1;
+    char *url = malloc(n);
+    if (url)
+        snprintf(url, n, "%s%s", origin, p);
+    return url;
+}
+
+/* Applies the serve origin/path overrides to a URL given by the server (in-band sync). */
+static char *override_url(const struct ing_config *c, const char *url) {
+    const char *scheme_end = strstr(url, "://");
+    const char *path = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    const char *query = strchr(url, '?');
+    if (!path || (query && query < path))
+        path = query ? query : url + strlen(url);
+    size_t olen = (size_t)(path - url);
+    const char *origin = c->serve_origin ? c->serve_origin : url;
+    if (c->serve_origin)
+        olen = strlen(c->serve_origin);
+    const char *p = c->serve_path ? c->serve_path : path;
+    size_t plen = c->serve_path ? strlen(c->serve_path) : strcspn(path, "?");
+    char *out = malloc(olen + plen + 1);
+    if (out)
+        snprintf(out, olen + plen + 1, "%.*s%.*s", (int)olen, origin, (int)plen, p);
+    return out;
+}
+
+static json_t *register_payload(const inngest_app *app, const char *url) {
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "url", url, "deployType", "ping",
+                     "framework", app->cfg.framework, "appName", app->cfg.app_id, "sdk",
+                     INNGEST_SDK_LANGUAGE ":v" INNGEST_VERSION, "v", "0.1", "capabilities",
+                     capabilities(), "functions", inngest_app_function_configs(app, url));
+}
+
+static int sync_in_band(struct request_state *st) {
+    const struct ing_config *c = &st->app->cfg;
+    char why[128];
+    if (!c->dev && verify(st, why, sizeof(why)) != INNGEST_OK)
+        return respond_unauthorized(st, why);
+    json_error_t jerr;
+    json_t *body = json_loadb(st->req->body ? st->req->body : "", st->req->body_len, 0, &jerr);
+    json_t *url = json_object_get(body, "url");
+    if (!json_is_object(body) || !json_is_string(url) || json_object_size(body) != 1 ||
+        strncmp(json_string_value(url), "http", 4) != 0) {
+        json_decref(body);
+        return respond(st, 400,
+                       json_pack("{s:s,s:s}", "code", "invalid_request", "message",
+                                 "in-band sync needs a body of the form {\"url\": \"http…\"}"));
+    }
+    char *app_url = override_url(c, json_string_value(url));
+    json_decref(body);
+    if (!app_url)
+        return INNGEST_ENOMEM;
+    json_t *out = json_pack(
+        "{s:s,s:o,s:o,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s}", "app_id", c->app_id, "capabilities",
+        capabilities(), "env", str_or_null(c->env), "framework", c->framework, "functions",
+        inngest_app_function_configs(st->app, app_url), "inspection",
+        introspection(st->app, c->dev ? -1 : 1), "sdk_author", "inngest-c", "sdk_language",
+        INNGEST_SDK_LANGUAGE, "sdk_version", INNGEST_VERSION, "sdk",
+        INNGEST_SDK_LANGUAGE ":v" INNGEST_VERSION, "url", app_url);
+    free(app_url);
+    int rc = inngest_http_response_set_header(st->res, "X-Inngest-Sync-Kind", "in_band");
+    return rc ? rc : respond(st, out ? 200 : 500, out);
+}
+
+static int sync_out_of_band(struct request_state *st, const char *path) {
+    inngest_app *app = st->app;
+    char deploy_id[128], reg_url[2048];
+    int rc = inngest_http_response_set_header(st->res, "X-Inngest-Sync-Kind", "out_of_band");
+    if (rc)
+        return rc;
+    char *app_url = app_url_from_request(st, path);
+    if (!app_url)
+        return respond(st, 400,
+                       json_pack("{s:s,s:b}", "message",
+                                 "cannot build the app URL: the Host or X-Forwarded-Proto "
+                                 "header is missing or invalid (or set INNGEST_SERVE_ORIGIN)",
+                                 "modified", 0));
+    int has_deploy = ing_query_get(st->query, "deployId", deploy_id, sizeof(deploy_id)) == 1;
+    char *enc = has_deploy ? ing_url_encode(deploy_id) : NULL;
+    snprintf(reg_url, sizeof(reg_url), "%s/fn/register%s%s", app->cfg.api_base_url,
+             enc ? "?deployId=" : "", enc ? enc : "");
+    free(enc);
+
+    json_t *payload = register_payload(app, app_url);
+    free(app_url);
+    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    json_decref(payload);
+    if (!body)
+        return INNGEST_ENOMEM;
+
+    inngest_header extra[3];
+    size_t n = 0;
+    extra[n++] = (inngest_header){"X-Inngest-Framework", app->cfg.framework};
+    extra[n++] = (inngest_header){"X-Inngest-Sync-Kind", "out_of_band"};
+    const char *kind = inngest_http_request_header(st->req, "X-Inngest-Server-Kind");
+    if (kind && (!strcmp(kind, "dev") || !strcmp(kind, "cloud")))
+        extra[n++] = (inngest_header){"X-Inngest-Expected-Server-Kind", kind};
+    inngest_http_response reg = {0};
+    inngest_error err;
+    inngest_error_clear(&err);
+    rc = ing_api_call(app, "POST", reg_url, body, strlen(body), extra, n, &reg, &err);
+    free(body);
+    if (rc != INNGEST_OK) {
+        inngest_http_response_cleanup(&reg);
+        return respond(st, 500,
+                       json_pack("{s:s,s:b}", "message", err.message, "modified", 0));
+    }
+    json_t *answer = json_loadb(reg.body ? reg.body : "", reg.body_len, 0, NULL);
+    if (reg.status < 200 || reg.status > 299) {
+        const char *msg = json_string_value(json_object_get(answer, "error"));
+        if (!msg)
+            msg = json_string_value(json_object_get(answer, "message"));
+        char text[600];
+        snprintf(text, sizeof(text), "registering with %s failed (HTTP %d): %s",
+                 app->cfg.api_base_url, reg.status, msg ? msg : "no error message");
+        rc = respond(st, 500, json_pack("{s:s,s:b}", "message", text, "modified", 0));
+    } else {
+        int modified = json_is_true(json_object_get(answer, "modified"));
+        rc = respond(st, 200,
+                     json_pack("{s:s,s:b}", "message", "Successfully synced.", "modified",
+                               modified));
+    }
+    json_decref(answer);
+    inngest_http_response_cleanup(&reg);
+    return rc;
+}
+
+static int handle_put(struct request_state *st, const char *path) {
+    st->kind = "sync";
+    const struct ing_config *c = &st->app->cfg;
+    if (!c->dev && !c->signing_key)
+        return respond_no_key(st);
+    const char *sk = inngest_http_request_header(st->req, "X-Inngest-Sync-Kind");
+    if (sk && !strcmp(sk, "in_band") && c->allow_in_band_sync)
+        return sync_in_band(st);
+    return sync_out_of_band(st, path);
+}
+
+/* ---- calls -------------------------------------------------------------------------------- */
+
+static int set_no_retry(struct request_state *st, int no_retry) {
+    return inngest_http_response_set_header(st->res, "X-Inngest-No-Retry",
+                                            no_retry ? "true" : "false");
+}
+
+/* The run failed: 400 + no-retry when retrying cannot help or this was the last attempt,
+ * else 500 (retried, after Retry-After when given). */
+static int respond_failure(struct request_state *st, struct inngest_ctx *ctx, json_t *error) {
+    int final = ctx->fail.no_retry || ctx->call->attempt + 1 >= ctx->max_attempts;
+    int rc = set_no_retry(st, final);
+    if (!rc && !final && ctx->fail.retry_after[0])
+        rc = inngest_http_response_set_header(st->res, "Retry-After", ctx->fail.retry_after);
+    if (rc) {
+        json_decref(error);
+        return rc;
+    }
+    return respond(st, final ? 400 : 500, error);
+}
+
+static int respond_step_not_found(struct request_state *st, struct inngest_ctx *ctx) {
+    char msg[1024];
+    size_t o = (size_t)snprintf(msg, sizeof(msg),
+                                "Could not find step \"%s\" to run. Found new steps:",
+                                ctx->target);
+    size_t i;
+    json_t *f;
+    json_array_foreach(ctx->found_list, i, f) {
+        if (o >= sizeof(msg))
+            break;
+        o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s %s (%s)", i ? "," : "",
+                              json_string_value(json_object_get(f, "displayName")),
+                              json_string_value(json_object_get(f, "id")));
+    }
+    int rc = set_no_retry(st, 0);
+    return rc ? rc
+              : respond(st, 500,
+                        json_pack("{s:s,s:s,s:O,s:I}", "error", msg, "requestedStep",
+                                  ctx->target, "foundSteps", ctx->found_list, "totalFoundSteps",
+                                  (json_int_t)json_array_size(ctx->found_list)));
+}
+
+/* Turns the handler's outcome into the response. Steals `result`. */
+static int finish_call(struct request_state *st, struct inngest_ctx *ctx, int hrc,
+                       json_t *result) {
+    if (json_array_size(ctx->ops) > 0) {
+        /* Ops win: a step ran or must be scheduled, whatever the handler returned. */
+        json_decref(result);
+        st->first_op = json_string_value(json_object_get(json_array_get(ctx->ops, 0), "op"));
+        int rc = INNGEST_OK;
+        if (ctx->ops_no_retry >= 0)
+            rc = set_no_retry(st, ctx->ops_no_retry);
+        if (!rc && ctx->ops_retry_after[0])
+            rc = inngest_http_response_set_header(st->res, "Retry-After", ctx->ops_retry_after);
+        return rc ? rc : respond(st, 206, json_incref(ctx->ops));
+    }
+    if (ctx->failed) {
+        json_decref(result);
+        return respond_failure(st, ctx, ing_error_json(ctx->fail.name, ctx->fail.message, ""));
+    }
+    if (hrc == INNGEST_ESTEP && ctx->step_error) {
+        /* A saved step error the function did not handle fails the run for good. */
+        json_decref(result);
+        ctx->fail.no_retry = 1;
+        return respond_failure(st, ctx, json_incref(ctx->step_error));
+    }
+    if (hrc == INNGEST_STEP_PENDING || (hrc == INNGEST_OK && ctx->target)) {
+        json_decref(result);
+        if (ctx->target)
+            return respond_step_not_found(st, ctx);
+        return respond_internal(st, 500,
+                                "the function returned INNGEST_STEP_PENDING but no step is "
+                                "pending");
+    }
+    if (hrc < 0) {
+        json_decref(result);
+        char msg[256];
+        snprintf(msg, sizeof(msg), "function returned %s (%s)", inngest_err_name(hrc),
+                 inngest_strerror(hrc));
+        return respond_failure(st, ctx, ing_error_json("Error", msg, ""));
+    }
+    if (hrc != INNGEST_OK) {
+        json_decref(result);
+        return respond_internal(st, 500, "the function returned an unknown status");
+    }
+    char *text = json_dumps(result ? result : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(result);
+    if (!text)
+        return INNGEST_ENOMEM;
+    size_t len = strlen(text);
+    if (len > ING_MAX_OUTPUT_BYTES) {
+        free(text);
+        ctx->fail.no_retry = 1;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "function output is %zu bytes; the limit is %u bytes", len,
+                 ING_MAX_OUTPUT_BYTES);
+        return respond_failure(st, ctx, ing_error_json("OutputTooLargeError", msg, ""));
+    }
+    st->res->status = 200;
+    free(st->res->body);
+    st->res->body = text;
+    st->res->body_len = len;
+    return INNGEST_OK;
+}
+
+static int run_function(struct request_state *st, const struct ing_fn_entry *entry,
+                        struct ing_call *call, const char *target) {
+    struct inngest_ctx ctx;
+    int rc = ing_ctx_init(&ctx, st->app, entry, call, target);
+    if (rc)
+        return rc;
+    json_t *result = NULL;
+    inngest_handler_fn fn = entry->failure ? entry->fn->on_failure : entry->fn->handler;
+    int hrc = fn(&ctx, &result);
+    rc = finish_call(st, &ctx, hrc, result);
+    ing_ctx_cleanup(&ctx);
+    return rc;
+}
+
+static int handle_post(struct request_state *st) {
+    inngest_app *app = st->app;
+    const struct ing_config *c = &app->cfg;
+    char probe[32], slug[512], step_id[128], why[128];
+    st->kind = "call";
+
+    int has_probe = ing_query_get(st->query, "probe", probe, sizeof(probe));
+    if (has_probe != 0) {
+        st->kind = "probe";
+        if (!c->dev && !c->signing_key)
+            return respond_no_key(st);
+        if (verify(st, why, sizeof(why)) != INNGEST_OK)
+            return respond_unauthorized(st, why);
+        if (has_probe == 1 && !strcmp(probe, "trust"))
+            return respond(st, 200, NULL);
+        return respond(st, 400,
+                       json_pack("{s:s,s:s}", "name", "Error", "message",
+                                 "Unknown probe; the only probe is \"trust\""));
+    }
+    if (!c->dev && !c->signing_key)
+        return respond_no_key(st);
+    if (verify(st, why, sizeof(why)) != INNGEST_OK)
+        return respond_unauthorized(st, why);
+
+    int has_fn = ing_query_get(st->query, "fnId", slug, sizeof(slug));
+    if (has_fn != 1)
+        return respond_internal(st, 500,
+                                has_fn == 0 ? "No function ID found in request (fnId)"
+                                            : "the fnId query parameter is malformed");
+    const struct ing_fn_entry *entry = ing_app_find(app, slug);
+    if (!entry) {
+        char msg[640];
+        snprintf(msg, sizeof(msg),
+                 "Function \"%s\" was not found in this app; is the app synced correctly?",
+                 slug);
+        return respond_internal(st, 500, msg);
+    }
+    st->slug = entry->slug;
+
+    const char *target = NULL;
+    int has_step = ing_query_get(st->query, "stepId", step_id, sizeof(step_id));
+    if (has_step == 0) {
+        const char *h = inngest_http_request_header(st->req, "X-Inngest-Step-ID");
+        if (h && strlen(h) < sizeof(step_id)) {
+            snprintf(step_id, sizeof(step_id), "%s", h);
+            has_step = 1;
+        }
+    }
+    if (has_step < 0)
+        return respond_internal(st, 500, "the stepId query parameter is malformed");
+    if (has_step == 1 && step_id[0] && strcmp(step_id, "step") != 0)
+        target = step_id;
+
+    struct ing_call call;
+    inngest_error err;
+    inngest_error_clear(&err);
+    if (ing_call_parse(st->req->body, st->req->body_len, &call, &err) != INNGEST_OK) {
+        int rc = set_no_retry(st, 0);
+        return rc ? rc
+                  : respond(st, 400,
+                            json_pack("{s:s,s:s,s:s}", "name", "Error", "message", err.message,
+                                      "stack", ""));
+    }
+    int rc;
+    if (call.use_api) {
+        json_t *events = NULL, *steps = NULL;
+        rc = ing_api_fetch_run_state(app, call.run_id, &events, &steps, &err);
+        if (rc != INNGEST_OK) {
+            ing_call_cleanup(&call);
+            return respond_internal(st, 500, err.message);
+        }
+        /* The fetched state replaces what the body could not carry. */
+        if (json_array_size(events) > 0) {
+            json_object_set_new(call.root, "events", events);
+            call.events = events;
+            call.event = json_array_get(events, 0);
+            json_object_set(call.root, "event", call.event);
+        } else {
+            json_decref(events);
+        }
+        json_object_set_new(call.root, "steps", steps);
+        call.steps = steps;
+    }
+    rc = run_function(st, entry, &call, target);
+    ing_call_cleanup(&call);
+    return rc;
+}
+
+/* ---- entry point -------------------------------------------------------------------------- */
+
+int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
+                       inngest_http_response *res) {
+    struct request_state st = {.app = app, .req = req, .res = res, .kind = "error"};
+    const char *method = req->method ? req->method : "";
+    char *path = ing_split_target(req->url ? req->url : "/", &st.query);
+    int rc = path ? add_sdk_headers(&st) : INNGEST_ENOMEM;
+
+    if (rc) {
+        /* fall through to the out-of-memory answer below */
+    } else if (!app->frozen) {
+        rc = respond_internal(&st, 500, "the app is not frozen; call inngest_app_freeze()");
+    } else if (req->body_len > app->cfg.max_body_bytes) {
+        rc = respond_message(&st, 413, "request body of %zu bytes exceeds the limit of %zu",
+                             req->body_len, app->cfg.max_body_bytes);
+    } else if (!strcmp(method, "GET")) {
+        rc = handle_get(&st);
+    } else if (!strcmp(method, "PUT")) {
+        rc = handle_put(&st, path);
+    } else if (!strcmp(method, "POST")) {
+        rc = handle_post(&st);
+    } else {
+        rc = respond_message(&st, 405, "Method not allowed");
+    }
+    free(path);
+
+    if (rc == INNGEST_OK && st.signing_key && res->body) {
+        char sig[ING_SIG_HEADER_MAX];
+        rc = ing_sig_header(st.signing_key, res->body, res->body_len, now_s(app), sig);
+        if (rc == INNGEST_OK)
+            rc = inngest_http_response_set_header(res, "X-Inngest-Signature", sig);
+    }
+    if (rc != INNGEST_OK) {
+        /* Only allocation failures get here: answer with a fixed body. */
+        static const char oom[] = "{\"message\":\"internal error: out of memory\"}";
+        res->status = 500;
+        inngest_http_response_set_body(res, oom, sizeof(oom) - 1);
+        st.kind = "error";
+    }
+    if (app->observer)
+        app->observer(app->observer_user, st.kind, st.slug, res->status, st.first_op);
+    return rc;
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP message helpers: the public response/request accessors and internal URL helpers.
+ * Standard library only. */
+#include "fmacros.h"
+
+#include "core/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "inngest/http.h"
+
+int inngest_http_response_add_header(inngest_http_response *res, const char *name,
+                                     const char *value) {
+    if (!res || !name || !value)
+        return INNGEST_EINVAL;
+    if (res->header_count == res->header_cap) {
+        size_t cap = res->header_cap ? res->header_cap * 2 : 16;
+        inngest_header *h = realloc(res->headers, cap * sizeof(*h));
+        if (!h)
+            return INNGEST_ENOMEM;
+        res->headers = h;
+        res->header_cap = cap;
+    }
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return INNGEST_ENOMEM;
+    }
+    res->headers[res->header_count].name = n;
+    res->headers[res->header_count].value = v;
+    res->header_count++;
+    return INNGEST_OK;
+}
+
+void inngest_http_response_remove_header(inngest_http_response *res, const char *name) {
+    size_t w = 0;
+    for (size_t r = 0; r < res->header_count; r++) {
+        if (strcasecmp(res->headers[r].name, name) == 0) {
+            free((char *)res->headers[r].name);
+            free((char *)res->headers[r].value);
+            continue;
+        }
+        res->headers[w++] = res->headers[r];
+    }
+    res->header_count = w;
+}
+
+int inngest_http_response_set_header(inngest_http_response *res, const char *name,
+                                     const char *value) {
+    inngest_http_response_remove_header(res, name);
+    return inngest_http_response_add_header(res, name, value);
+}
+
+int inngest_http_response_set_body(inngest_http_response *res, const char *data, size_t len) {
+    char *b = malloc(len + 1);
+    if (!b)
+        return INNGEST_ENOMEM;
+    if (len)
+        memcpy(b, data, len);
+    b[len] = '\0';
+    free(res->body);
+    res->body = b;
+    res->body_len = len;
+    return INNGEST_OK;
+}
+
+const char *inngest_http_response_header(const inngest_http_response *res, const char *name) {
+    for (size_t i = 0; i < res->header_count; i++)
+        if (strcasecmp(res->headers[i].name, name) == 0)
+            return res->headers[i].value;
+    return NULL;
+}
+
+void inngest_http_response_cleanup(inngest_http_response *res) {
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->header_count; i++) {
+        free((char *)res->headers[i].name);
+        free((char *)res->headers[i].value);
+    }
+    free(res->headers);
+    free(res->body);
+    memset(res, 0, sizeof(*res));
+}
+
+const char *inngest_http_request_header(const inngest_http_request *req, const char *name) {
+    for (size_t i = 0; i < req->header_count; i++)
+        if (req->headers[i].name && strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+void inngest_transport_destroy(inngest_transport *t) {
+    if (t && t->destroy)
+        t->destroy(t);
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ing_query_get(const char *query, const char *name, char *out, size_t out_len) {
+    size_t nlen = strlen(name);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t seg = end ? (size_t)(end - p) : strlen(p);
+        if (seg >= nlen && strncmp(p, name, nlen) == 0 && (seg == nlen || p[nlen] == '=')) {
+            const char *v = seg == nlen ? p + seg : p + nlen + 1;
+            const char *vend = p + seg;
+            size_t o = 0;
+            while (v < vend) {
+                char c = *v;
+                if (c == '+') {
+                    c = ' ';
+                    v++;
+                } else if (c == '%') {
+                    if (vend - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+                        return -1;
+                    c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    v += 3;
+                } else {
+                    v++;
+                }
+                if (o + 1 >= out_len)
+                    return -1;
+                out[o++] = c;
+            }
+            if (out_len == 0)
+                return -1;
+            out[o] = '\0';
+            return 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+char *ing_url_encode(const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *ing_split_target(const char *target, const char **query) {
+    const char *q = strchr(target, '?');
+    size_t plen = q ? (size_t)(q - target) : strlen(target);
+    char *path = malloc(plen + 1);
+    if (!path)
+        return NULL;
+    memcpy(path, target, plen);
+    path[plen] = '\0';
+    *query = q ? q + 1 : "";
+    return path;
+}

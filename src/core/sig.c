@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Signatures, key hashing and digests. The only OpenSSL user in the project. */
+#include "fmacros.h"
+
+#include "core/sig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/core_names.h>
+#include <openssl/sha.h>
+
+#include "inngest/error.h"
+
+static void to_hex(const unsigned char *in, size_t n, char *out) {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int is_word(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+size_t ing_sig_prefix_len(const char *key) {
+    static const char pfx[] = "signkey-";
+    if (strncmp(key, pfx, sizeof(pfx) - 1) != 0)
+        return 0;
+    /* Greedy \w+ followed by '-', as the official SDKs' regex ^signkey-\w+- does. */
+    const char *p = key + sizeof(pfx) - 1, *q = p;
+    while (is_word(*q))
+        q++;
+    if (q == p || *q != '-')
+        return 0;
+    return (size_t)(q + 1 - key);
+}
+
+int ing_sig_compute(const char *key, const void *body, size_t len, int64_t t, char out[65]) {
+    const char *k = key + ing_sig_prefix_len(key);
+    char ts[24];
+    int tl = snprintf(ts, sizeof(ts), "%lld", (long long)t);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    int ok = c && EVP_MAC_init(c, (const unsigned char *)k, strlen(k), params) &&
+             EVP_MAC_update(c, body ? body : (const void *)"", len) &&
+             EVP_MAC_update(c, (const unsigned char *)ts, (size_t)tl);
+    size_t outl = 0;
+    ok = ok && EVP_MAC_final(c, mac, &outl, sizeof(mac));
+    EVP_MAC_CTX_free(c);
+    EVP_MAC_free(m);
+    if (!ok || outl != 32)
+        return INNGEST_EINTERNAL;
+    to_hex(mac, 32, out);
+    return INNGEST_OK;
+}
+
+int ing_sig_header(const char *key, const void *body, size_t len, int64_t now_s,
+                   char out[ING_SIG_HEADER_MAX]) {
+    char s[65];
+    int rc = ing_sig_compute(key, body, len, now_s, s);
+    if (rc)
+        return rc;
+    snprintf(out, ING_SIG_HEADER_MAX, "t=%lld&s=%s", (long long)now_s, s);
+    return INNGEST_OK;
+}
+
+int ing_ct_equal(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb)
+        return 0;
+    return CRYPTO_memcmp(a, b, la) == 0;
+}
+
+/* Reads the value of `name` from a "t=..&s=.." header into out; 1 when found. */
+static int sig_param(const char *header, const char *name, char *out, size_t out_len) {
+    size_t nl = strlen(name);
+    const char *p = header;
+    while (*p) {
+        const char *end = strchr(p, '&');
+        size_t seg = end ? (size_t)(end - p) : strlen(p);
+        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = seg - nl - 1;
+            if (vl >= out_len)
+                return 0;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = '\0';
+            return 1;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int ing_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
+                   const char *const keys[2], int *matched, char *why, size_t why_len) {
+    char t[24], s[80];
+    if (!header || !*header) {
+        snprintf(why, why_len, "missing X-Inngest-Signature header");
+        return INNGEST_ESIG;
+    }
+    if (!sig_param(header, "t", t, sizeof(t)) || !sig_param(header, "s", s, sizeof(s))) {
+        snprintf(why, why_len, "malformed X-Inngest-Signature header");
+        return INNGEST_ESIG;
+    }
+    char *endp = NULL;
+    long long ts = strtoll(t, &endp, 10);
+    if (!*t || *endp || ts <= 0) {
+        snprintf(why, why_len, "malformed signature timestamp");
+        return INNGEST_ESIG;
+    }
+    long long delta = (long long)now_s - ts;
+    if (delta > ING_SIG_WINDOW_S || delta < -ING_SIG_WINDOW_S) {
+        snprintf(why, why_len, "signature timestamp outside the %d s window",
+                 ING_SIG_WINDOW_S);
+        return INNGEST_ESIG;
+    }
+    for (int i = 0; i < 2; i++) {
+        char want[65];
+        if (!keys[i] || !*keys[i])
+            continue;
+        if (ing_sig_compute(keys[i], body, len, ts, want) != INNGEST_OK)
+            continue;
+        if (ing_ct_equal(want, s)) {
+            *matched = i;
+            return INNGEST_OK;
+        }
+    }
+    snprintf(why, why_len, "signature does not match");
+    return INNGEST_ESIG;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int ing_sig_hash_key(const char *key, char *out, size_t out_len) {
+    size_t pl = ing_sig_prefix_len(key);
+    const char *hex = key + pl;
+    size_t hl = strlen(hex);
+    if (out_len < pl + 65)
+        return INNGEST_ETOOBIG;
+    unsigned char *raw = malloc(hl / 2 + 1);
+    if (!raw)
+        return INNGEST_ENOMEM;
+    /* Decode hex pairs up to the first non-hex character, like Node's Buffer.from(hex). */
+    size_t n = 0;
+    for (size_t i = 0; i + 1 < hl; i += 2) {
+        int a = hexval(hex[i]), b = hexval(hex[i + 1]);
+        if (a < 0 || b < 0)
+            break;
+        raw[n++] = (unsigned char)(a * 16 + b);
+    }
+    memcpy(out, key, pl);
+    ing_sha256_hex(raw, n, out + pl);
+    free(raw);
+    return INNGEST_OK;
+}
+
+void ing_sha256_hex(const void *data, size_t len, char out[65]) {
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(data ? data : (const void *)"", len, d);
+    to_hex(d, sizeof(d), out);
+}
+
+void ing_sha1_hex(const void *data, size_t len, char out[41]) {
+    unsigned char d[SHA_DIGEST_LENGTH];
+    SHA1(data ? data : (const void *)"", len, d);
+    to_hex(d, sizeof(d), out);
+}
+
+int ing_random_bytes(void *buf, size_t len) {
+    return RAND_bytes(buf, (int)len) == 1 ? INNGEST_OK : INNGEST_EINTERNAL;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inngest-host: serves the app's functions over the Inngest serve protocol with civetweb.
+ *
+ *   inngest-host [--host ADDR] [--port N] [--path /api/inngest] [--dev] [--fixtures]
+ *
+ * Configuration comes from the environment (INNGEST_*, PORT, HOST); flags win.
+ */
+#include "fmacros.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <inngest/inngest.h>
+
+#include "examples.h"
+#include "host/log.h"
+#if __has_include("fixtures.h")
+#include "fixtures.h"
+#define HOST_HAS_FIXTURES 1
+#endif
+
+struct host_args {
+    const char *host;
+    int port;
+    const char *path;
+    int dev;
+    int fixtures;
+};
+
+static void usage(FILE *to) {
+    fprintf(to,
+            "usage: inngest-host [options]\n"
+            "  --host ADDR     listen address (env HOST, default 127.0.0.1)\n"
+            "  --port N        listen port (env PORT, default 3000)\n"
+            "  --path PATH     serve path (default /api/inngest)\n"
+            "  --dev           dev mode, as INNGEST_DEV=1 (no signature checks)\n"
+            "  --fixtures      also serve the conformance test fixtures\n"
+            "  --version       print the version\n"
+            "Environment: INNGEST_DEV, INNGEST_SIGNING_KEY, INNGEST_SIGNING_KEY_FALLBACK,\n"
+            "INNGEST_EVENT_KEY, INNGEST_BASE_URL, INNGEST_API_BASE_URL,\n"
+            "INNGEST_EVENT_API_BASE_URL, INNGEST_ENV, INNGEST_APP_ID, INNGEST_SERVE_ORIGIN,\n"
+            "INNGEST_SERVE_PATH, INNGEST_ALLOW_IN_BAND_SYNC, INNGEST_LOG_LEVEL.\n");
+}
+
+static int parse_port(const char *s, int *port) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct host_args *a) {
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, 'h'}, {"port", required_argument, NULL, 'p'},
+        {"path", required_argument, NULL, 'P'}, {"dev", no_argument, NULL, 'd'},
+        {"fixtures", no_argument, NULL, 'f'},   {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, '?'},       {NULL, 0, NULL, 0}};
+    a->host = getenv("HOST") && *getenv("HOST") ? getenv("HOST") : "127.0.0.1";
+    a->port = 3000;
+    a->path = "/api/inngest";
+    if (getenv("PORT") && *getenv("PORT") && parse_port(getenv("PORT"), &a->port)) {
+        fprintf(stderr, "inngest-host: PORT must be a number from 0 to 65535\n");
+        return 2;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+            case 'h':
+                a->host = optarg;
+                break;
+            case 'p':
+                if (parse_port(optarg, &a->port)) {
+                    fprintf(stderr, "inngest-host: --port must be a number from 0 to 65535\n");
+                    return 2;
+                }
+                break;
+            case 'P':
+                if (optarg[0] != '/') {
+                    fprintf(stderr, "inngest-host: --path must start with '/'\n");
+                    return 2;
+                }
+                a->path = optarg;
+                break;
+            case 'd':
+                a->dev = 1;
+                break;
+            case 'f':
+                a->fixtures = 1;
+                break;
+            case 'v':
+                printf("inngest-host %s (%s)\n", INNGEST_VERSION, INNGEST_SDK_HEADER);
+                return 1;
+            default:
+                usage(c == '?' && optopt == 0 ? stdout : stderr);
+                return c == '?' && optopt == 0 && !strcmp(argv[optind - 1], "--help") ? 1 : 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "inngest-host: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static int register_functions(inngest_app *app, const struct host_args *a, inngest_error *err) {
+    int rc = examples_register(app, err);
+    if (rc)
+        return rc;
+    if (a->fixtures) {
+#ifdef HOST_HAS_FIXTURES
+        rc = fixtures_register(app, err);
+#else
+        rc = inngest_error_set(err, INNGEST_ECONFIG, "this build has no fixtures");
+#endif
+    }
+    return rc;
+}
+
+static void print_startup(const inngest_app *app, const struct host_args *a, int port) {
+    const char *shown = !strcmp(a->host, "0.0.0.0") ? "localhost" : a->host;
+    char url[512];
+    snprintf(url, sizeof(url), "http://%s:%d%s", shown, port, a->path);
+    json_t *fns = json_array();
+    for (size_t i = 0; i < inngest_app_function_count(app); i++)
+        json_array_append_new(fns, json_string(inngest_app_function_slug(app, i)));
+    log_json(LOG_INFO, "listening",
+             json_pack("{s:s,s:s,s:s,s:s,s:o}", "url", url, "mode",
+                       inngest_app_is_dev(app) ? "dev" : "cloud", "app_id", inngest_app_id(app),
+                       "api", inngest_app_api_base_url(app), "functions", fns));
+    /* A plain line for people (and scripts waiting for readiness). */
+    fprintf(stderr, "inngest-host %s listening on %s (%s mode, %zu functions)\n",
+            INNGEST_VERSION, url, inngest_app_is_dev(app) ? "dev" : "cloud",
+            inngest_app_function_count(app));
+    if (inngest_app_is_dev(app))
+        fprintf(stderr, "  run the dev server beside it: npx inngest-cli@latest dev -u %s\n", url);
+    else if (!inngest_app_has_signing_key(app))
+        fprintf(stderr, "  warning: cloud mode without INNGEST_SIGNING_KEY refuses every call; "
+                        "set the key or INNGEST_DEV=1\n");
+    fflush(stderr);
+}
+
+int main(int argc, char **argv) {
+    struct host_args args = {0};
+    int prc = parse_args(argc, argv, &args);
+    if (prc)
+        return prc == 1 ? 0 : 2;
+    if (log_init(getenv("INNGEST_LOG_LEVEL")) != 0) {
+        fprintf(stderr, "inngest-host: INNGEST_LOG_LEVEL must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (inngest_global_init() != INNGEST_OK) {
+        fprintf(stderr, "inngest-host: cannot initialise libcurl\n");
+        return 1;
+    }
+
+    /* Block the stop signals before any thread starts, so only sigwait() sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int status = 1;
+    inngest_error err;
+    inngest_error_clear(&err);
+    inngest_app_opts opts = {.mode = args.dev ? INNGEST_MODE_DEV : INNGEST_MODE_FROM_ENV};
+    inngest_app *app = inngest_app_create(&opts, &err);
+    inngest_server *srv = NULL;
+    if (!app) {
+        log_msg(LOG_ERROR, "configuration error: %s", err.message);
+        goto out;
+    }
+    if (register_functions(app, &args, &err) != INNGEST_OK) {
+        log_msg(LOG_ERROR, "cannot register functions: %s", err.message);
+        goto out;
+    }
+    inngest_app_freeze(app);
+
+    inngest_server_opts sopts = {.host = args.host, .port = args.port, .serve_path = args.path};
+    srv = inngest_server_create(app, &sopts, &err);
+    if (!srv || inngest_server_start(srv, &err) != INNGEST_OK) {
+        log_msg(LOG_ERROR, "cannot start the server: %s", err.message);
+        goto out;
+    }
+    print_startup(app, &args, inngest_server_port(srv));
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_msg(LOG_INFO, "received %s, finishing in-flight requests",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    status = 0;
+out:
+    inngest_server_destroy(srv);
+    inngest_app_destroy(app);
+    inngest_global_cleanup();
+    return status;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libcurl implementation of inngest_transport. The only file that includes curl.h.
+ * One easy handle per request keeps `send` safe to call from many threads at once.
+ */
+#include "fmacros.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "core/buf.h"
+#include "net/net.h"
+#include "inngest/http.h"
+
+struct curl_transport {
+    inngest_transport base; /* first member: the vtable */
+};
+
+struct recv_ctx {
+    inngest_http_response *res;
+    const inngest_http_request *req;
+    struct ing_buf body;
+    int aborted;
+};
+
+static size_t on_write(char *data, size_t size, size_t n, void *user) {
+    struct recv_ctx *rc = user;
+    size_t len = size * n;
+    if (rc->req->on_body) {
+        if (rc->req->on_body(rc->req->on_body_user, data, len) != 0) {
+            rc->aborted = 1;
+            return 0;
+        }
+        return len;
+    }
+    return ing_buf_append(&rc->body, data, len) == INNGEST_OK ? len : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user) {
+    struct recv_ctx *rc = user;
+    size_t len = size * n;
+    /* A new status line (redirect, 100-continue) starts a fresh header set. */
+    if (len > 5 && memcmp(data, "HTTP/", 5) == 0) {
+        for (size_t i = 0; i < rc->res->header_count; i++) {
+            free((char *)rc->res->headers[i].name);
+            free((char *)rc->res->headers[i].value);
+        }
+        rc->res->header_count = 0;
+        return len;
+    }
+    const char *colon = memchr(data, ':', len);
+    if (!colon)
+        return len;
+    size_t nlen = (size_t)(colon - data);
+    const char *v = colon + 1, *end = data + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    char *name = strndup(data, nlen), *value = strndup(v, (size_t)(end - v));
+    int rc2 = name && value ? inngest_http_response_add_header(rc->res, name, value)
+                            : INNGEST_ENOMEM;
+    free(name);
+    free(value);
+    return rc2 == INNGEST_OK ? len : 0;
+}
+
+static int curl_send(inngest_transport *self, const inngest_http_request *req,
+                     inngest_http_response *res, inngest_error *err) {
+    (void)self;
+    CURL *h = curl_easy_init();
+    if (!h)
+        return inngest_error_set(err, INNGEST_ENOMEM, "cannot create a curl handle");
+    struct recv_ctx rc = {.res = res, .req = req};
+    ing_buf_init(&rc.body, 0);
+    struct curl_slist *hdrs = NULL;
+    int ret = INNGEST_OK;
+    char errbuf[CURL_ERROR_SIZE] = "";
+
+    for (size_t i = 0; i < req->header_count; i++) {
+        size_t l = strlen(req->headers[i].name) + strlen(req->headers[i].value) + 3;
+        char *line = malloc(l);
+        if (!line) {
+            ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        snprintf(line, l, "%s: %s", req->headers[i].name, req->headers[i].value);
+        struct curl_slist *n = curl_slist_append(hdrs, line);
+        free(line);
+        if (!n) {
+            ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        hdrs = n;
+    }
+    /* libcurl adds "Expect: 100-continue" to large POSTs; servers we talk to answer
+     * directly, so the extra round trip only costs time. */
+    hdrs = curl_slist_append(hdrs, "Expect:");
+
+    curl_easy_setopt(h, CURLOPT_URL, req->url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");
+    if (req->body_len || (req->method && strcmp(req->method, "GET") != 0)) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    if (req->method && strcmp(req->method, "HEAD") == 0)
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &rc);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &rc);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK && !(rc.aborted && cc == CURLE_WRITE_ERROR)) {
+        int code = cc == CURLE_OPERATION_TIMEDOUT ? INNGEST_ETIMEOUT : INNGEST_EHTTP;
+        ret = inngest_error_set(err, code, "%s %s: %s", req->method ? req->method : "GET",
+                                req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        goto cleanup;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    res->status = (int)status;
+    free(res->body);
+    res->body = ing_buf_steal(&rc.body, &res->body_len);
+    if (!res->body)
+        ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+
+cleanup:
+    ing_buf_cleanup(&rc.body);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return ret;
+}
+
+static void curl_destroy(inngest_transport *self) {
+    free(self);
+}
+
+inngest_transport *inngest_transport_curl_create(inngest_error *err) {
+    struct curl_transport *t = calloc(1, sizeof(*t));
+    if (!t) {
+        inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->base.send = curl_send;
+    t->base.destroy = curl_destroy;
+    return &t->base;
+}
+
+int ing_curl_global_init(void) {
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? INNGEST_OK : INNGEST_EINTERNAL;
+}
+
+void ing_curl_global_cleanup(void) {
+    curl_global_cleanup();
+}

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The civetweb adapter: the only file that includes civetweb.h. It copies each request
+ * into an inngest_http_request, calls the core (or an extra route), and writes the
+ * inngest_http_response back. No protocol logic lives here.
+ */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
+
+#include "core/buf.h"
+#include "inngest/server.h"
+#include "net/net.h"
+
+#define MAX_ROUTES 64
+
+struct route {
+    char *path;
+    int prefix; /* path ends with '/': match everything below it */
+    inngest_route_fn fn;
+    void *user;
+};
+
+struct inngest_server {
+    inngest_app *app;
+    struct mg_context *mg;
+    char *serve_path;
+    char *host;
+    int port;
+    int bound_port;
+    size_t max_body;
+    int threads;
+    struct route routes[MAX_ROUTES];
+    size_t nroutes;
+};
+
+struct inngest_stream {
+    struct mg_connection *conn;
+    int begun;
+    int broken;
+};
+
+int ing_civetweb_global_init(void) {
+    mg_init_library(0);
+    return INNGEST_OK;
+}
+
+void ing_civetweb_global_cleanup(void) {
+    mg_exit_library();
+}
+
+inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opts *opts,
+                                      inngest_error *err) {
+    static const inngest_server_opts dflt;
+    const inngest_server_opts *o = opts ? opts : &dflt;
+    inngest_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    srv->app = app;
+    srv->serve_path = strdup(o->serve_path && *o->serve_path ? o->serve_path : "/api/inngest");
+    srv->host = strdup(o->host && *o->host ? o->host : "127.0.0.1");
+    srv->port = o->port;
+    srv->bound_port = -1;
+    srv->max_body = o->max_body_bytes ? o->max_body_bytes : 16u * 1024u * 1024u;
+    srv->threads = o->num_threads > 0 ? o->num_threads : 16;
+    if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
+        o->port > 65535 || strpbrk(srv->host, ", ")) {
+        inngest_error_set(err, INNGEST_EINVAL, "invalid server options (host, port or path)");
+        inngest_server_destroy(srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int inngest_server_add_route(inngest_server *srv, const char *path, inngest_route_fn fn,
+                             void *user) {
+    if (!path || path[0] != '/' || !fn || srv->mg)
+        return INNGEST_EINVAL;
+    if (srv->nroutes == MAX_ROUTES)
+        return INNGEST_ELIMIT;
+    struct route *r = &srv->routes[srv->nroutes];
+    r->path = strdup(path);
+    if (!r->path)
+        return INNGEST_ENOMEM;
+    r->prefix = path[strlen(path) - 1] == '/';
+    r->fn = fn;
+    r->user = user;
+    srv->nroutes++;
+    return INNGEST_OK;
+}
+
+static const struct route *find_route(const inngest_server *srv, const char *path) {
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct route *r = &srv->routes[i];
+        if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0 : strcmp(path, r->path) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Writes a complete response with Content-Length. */
+static void write_response(struct mg_connection *conn, const inngest_http_response *res) {
+    char len[32];
+    mg_response_header_start(conn, res->status ? res->status : 500);
+    for (size_t i = 0; i < res->header_count; i++) {
+        if (!strcasecmp(res->headers[i].name, "Content-Length"))
+            continue;
+        mg_response_header_add(conn, res->headers[i].name, res->headers[i].value, -1);
+    }
+    snprintf(len, sizeof(len), "%zu", res->body_len);
+    mg_response_header_add(conn, "Content-Length", len, -1);
+    mg_response_header_send(conn);
+    if (res->body_len)
+        mg_write(conn, res->body, res->body_len);
+}
+
+static void write_simple(struct mg_connection *conn, int status, const char *json) {
+    inngest_http_response res = {.status = status};
+    inngest_http_response_add_header(&res, "Content-Type", "application/json");
+    inngest_http_response_set_body(&res, json, strlen(json));
+    write_response(conn, &res);
+    inngest_http_response_cleanup(&res);
+}
+
+/* Reads the whole body, refusing more than `max` bytes. Returns INNGEST_OK,
+ * INNGEST_ETOOBIG or INNGEST_EIO. */
+static int read_body(struct mg_connection *conn, long long content_length, size_t max,
+                     struct ing_buf *body) {
+    char chunk[16384];
+    if (content_length > 0 && (unsigned long long)content_length > max)
+        return INNGEST_ETOOBIG;
+    if (content_length == 0)
+        return INNGEST_OK;
+    for (;;) {
+        int n = mg_read(conn, chunk, sizeof(chunk));
+        if (n == 0)
+            break;
+        if (n < 0)
+            return INNGEST_EIO;
+        int rc = ing_buf_append(body, chunk, (size_t)n);
+        if (rc)
+            return rc;
+    }
+    if (content_length > 0 && body->len != (size_t)content_length)
+        return INNGEST_EIO;
+    return INNGEST_OK;
+}
+
+static int on_request(struct mg_connection *conn, void *cbdata) {
+    inngest_server *srv = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    inngest_header headers[64];
+    size_t nh = 0;
+    struct ing_buf target, body;
+    ing_buf_init(&target, 16384);
+    ing_buf_init(&body, srv->max_body);
+
+    for (int i = 0; i < ri->num_headers && nh < 64; i++) {
+        headers[nh].name = ri->http_headers[i].name;
+        headers[nh].value = ri->http_headers[i].value;
+        nh++;
+    }
+    const char *path = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
+    if (ing_buf_appends(&target, path) ||
+        (ri->query_string && (ing_buf_append(&target, "?", 1) ||
+                              ing_buf_appends(&target, ri->query_string)))) {
+        write_simple(conn, 414, "{\"message\":\"request target too long\"}");
+        goto done;
+    }
+    int rc = read_body(conn, ri->content_length, srv->max_body, &body);
+    if (rc == INNGEST_ETOOBIG) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "{\"message\":\"request body exceeds the limit of %zu bytes\"}",
+                 srv->max_body);
+        write_simple(conn, 413, msg);
+        goto done;
+    }
+    if (rc) {
+        write_simple(conn, 400, "{\"message\":\"could not read the request body\"}");
+        goto done;
+    }
+
+    inngest_http_request req = {.method = ri->request_method,
+                                .url = target.data,
+                                .headers = headers,
+                                .header_count = nh,
+                                .body = body.data,
+                                .body_len = body.len,
+                                .is_tls = ri->is_ssl};
+    inngest_http_response res = {0};
+    if (strcmp(path, srv->serve_path) == 0) {
+        inngest_app_handle(srv->app, &req, &res);
+        write_response(conn, &res);
+    } else {
+        const struct route *r = find_route(srv, path);
+        struct inngest_stream stream = {.conn = conn};
+        if (!r) {
+            write_simple(conn, 404, "{\"message\":\"not found\"}");
+        } else if (r->fn(r->user, &req, &res, &stream) != INNGEST_OK && !stream.begun) {
+            write_simple(conn, 500, "{\"message\":\"internal error\"}");
+        } else if (stream.begun) {
+            if (!stream.broken)
+                mg_send_chunk(conn, "", 0); /* end of the chunked body */
+        } else {
+            write_response(conn, &res);
+        }
+    }
+    inngest_http_response_cleanup(&res);
+done:
+    ing_buf_cleanup(&target);
+    ing_buf_cleanup(&body);
+    return 1; /* handled */
+}
+
+/* civetweb reports its own errors through this hook; they are already surfaced through
+ * mg_start2's error data, so keep the console quiet. */
+static int on_log(const struct mg_connection *conn, const char *message) {
+    (void)conn;
+    (void)message;
+    return 1;
+}
+
+int inngest_server_start(inngest_server *srv, inngest_error *err) {
+    char ports[300], threads[16];
+    if (srv->mg)
+        return INNGEST_EINVAL;
+    if (!strcmp(srv->host, "0.0.0.0") || !strcmp(srv->host, "*"))
+        snprintf(ports, sizeof(ports), "%d", srv->port);
+    else if (strchr(srv->host, ':'))
+        snprintf(ports, sizeof(ports), "[%s]:%d", srv->host, srv->port);
+    else
+        snprintf(ports, sizeof(ports), "%s:%d", srv->host, srv->port);
+    snprintf(threads, sizeof(threads), "%d", srv->threads);
+    const char *options[] = {"listening_ports", ports, "num_threads", threads,
+                             "request_timeout_ms", "600000", "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", "5000", NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.log_message = on_log;
+    char errtxt[256] = "";
+    struct mg_error_data ed = {.text = errtxt, .text_buffer_size = sizeof(errtxt)};
+    struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
+    srv->mg = mg_start2(&init, &ed);
+    if (!srv->mg)
+        return inngest_error_set(err, INNGEST_EIO, "cannot listen on %s: %s", ports,
+                                 errtxt[0] ? errtxt : "unknown error");
+    mg_set_request_handler(srv->mg, "/", on_request, srv);
+    struct mg_server_port sp[4];
+    int n = mg_get_server_ports(srv->mg, 4, sp);
+    srv->bound_port = n > 0 ? sp[0].port : srv->port;
+    return INNGEST_OK;
+}
+
+int inngest_server_port(const inngest_server *srv) {
+    return srv->bound_port;
+}
+
+void inngest_server_destroy(inngest_server *srv) {
+    if (!srv)
+        return;
+    if (srv->mg)
+        mg_stop(srv->mg);
+    for (size_t i = 0; i < srv->nroutes; i++)
+        free(srv->routes[i].path);
+    free(srv->serve_path);
+    free(srv->host);
+    free(srv);
+}
+
+int inngest_stream_begin(inngest_stream *stream, int status, const inngest_header *headers,
+                         size_t header_count) {
+    if (stream->begun)
+        return INNGEST_EINVAL;
+    mg_response_header_start(stream->conn, status);
+    for (size_t i = 0; i < header_count; i++)
+        mg_response_header_add(stream->conn, headers[i].name, headers[i].value, -1);
+    mg_response_header_add(stream->conn, "Transfer-Encoding", "chunked", -1);
+    mg_response_header_send(stream->conn);
+    stream->begun = 1;
+    return INNGEST_OK;
+}
+
+int inngest_stream_write(inngest_stream *stream, const char *data, size_t len) {
+    if (!stream->begun || stream->broken)
+        return INNGEST_EIO;
+    if (len && mg_send_chunk(stream->conn, data, (unsigned)len) <= 0) {
+        stream->broken = 1;
+        return INNGEST_EIO;
+    }
+    return INNGEST_OK;
+}
