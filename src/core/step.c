@@ -109,6 +109,17 @@ struct inngest_transport *inngest_ctx_transport(const inngest_ctx *ctx) {
     return ctx->app->transport;
 }
 
+/* Names an unnamed error after the official SDKs' error classes, which the dashboard
+ * shows: NonRetriableError, RetryAfterError, or Error. */
+static void default_error_name(inngest_error *e) {
+    if (e->name[0])
+        return;
+    snprintf(e->name, sizeof(e->name), "%s",
+             e->no_retry         ? "NonRetriableError"
+             : e->retry_after[0] ? "RetryAfterError"
+                                 : "Error");
+}
+
 int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt, ...) {
     inngest_error_clear(&ctx->fail);
     ctx->fail.code = INNGEST_EFUNCTION;
@@ -119,6 +130,7 @@ int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt, ...) {
         vsnprintf(ctx->fail.message, sizeof(ctx->fail.message), fmt, ap);
         va_end(ap);
     }
+    default_error_name(&ctx->fail);
     ctx->failed = 1;
     return INNGEST_EFUNCTION;
 }
@@ -126,6 +138,7 @@ int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt, ...) {
 int inngest_ctx_fail_with(inngest_ctx *ctx, const inngest_error *err) {
     ctx->fail = *err;
     ctx->fail.code = INNGEST_EFUNCTION;
+    default_error_name(&ctx->fail);
     ctx->failed = 1;
     return INNGEST_EFUNCTION;
 }
@@ -142,7 +155,7 @@ static json_t *op_new(const char *hash, const char *op, const char *name, json_t
     }
     return json_pack("{s:s,s:s,s:s,s:o,s:s,s:o,s:n}", "id", hash, "op", op, "name", name,
                      "opts", opts ? opts : json_object(), "displayName", display, "userland",
-                     userland);
+                     userland, "data");
 }
 
 /* Resolves the final id of a step ("id", then "id:1", "id:2"… for repeats), its hash and
@@ -227,6 +240,7 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
         json_decref(out);
         if (!err.message[0])
             snprintf(err.message, sizeof(err.message), "%s", inngest_strerror(rc));
+        default_error_name(&err);
         int final = err.no_retry || ctx->call->attempt + 1 >= ctx->max_attempts;
         json_t *e = ing_error_json(err.name, err.message, "");
         if (!e)
