@@ -1,0 +1,639 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The serve endpoint as a pure function: introspection, sync, probes, signatures, bad
+ * input and configuration. Requests are built by hand; outbound calls go to a scripted
+ * fake transport; the clock is fixed.
+ */
+#include "fmacros.h"
+
+#include <inngest/inngest.h>
+
+#include "core/config.h"
+#include "core/sig.h"
+#include "testutil.h"
+
+#define KEY    "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff"
+#define KEY_FB "signkey-test-00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define NOW_S  1732400000LL
+
+/* ---- scripted transport -------------------------------------------------------------------- */
+
+struct scripted {
+    inngest_transport base;
+    int calls;
+    int statuses[4]; /* answer statuses, in order; 0 = network failure */
+    const char *bodies[4];
+    char url[4][512];
+    char auth[4][200];
+    char body[4][8192];
+    char sync_kind[64], expected_kind[64];
+};
+
+static int scripted_send(inngest_transport *self, const inngest_http_request *req,
+                         inngest_http_response *res, inngest_error *err) {
+    struct scripted *s = (struct scripted *)self;
+    int i = s->calls++;
+    CHECK(i < 4);
+    const char *a = inngest_http_request_header(req, "Authorization");
+    const char *sk = inngest_http_request_header(req, "X-Inngest-Sync-Kind");
+    const char *ek = inngest_http_request_header(req, "X-Inngest-Expected-Server-Kind");
+    snprintf(s->url[i], sizeof(s->url[i]), "%s", req->url);
+    snprintf(s->auth[i], sizeof(s->auth[i]), "%s", a ? a : "");
+    snprintf(s->body[i], sizeof(s->body[i]), "%.*s", (int)req->body_len, req->body);
+    snprintf(s->sync_kind, sizeof(s->sync_kind), "%s", sk ? sk : "");
+    snprintf(s->expected_kind, sizeof(s->expected_kind), "%s", ek ? ek : "");
+    if (!s->statuses[i])
+        return inngest_error_set(err, INNGEST_EHTTP, "connection refused");
+    res->status = s->statuses[i];
+    return inngest_http_response_set_body(res, s->bodies[i], strlen(s->bodies[i]));
+}
+
+static int64_t clock_ms(void *user) {
+    (void)user;
+    return NOW_S * 1000;
+}
+
+static int fn_echo(inngest_ctx *ctx, json_t **result) {
+    *result = json_pack("{s:O}", "got", json_object_get(inngest_ctx_event(ctx), "data"));
+    return INNGEST_OK;
+}
+
+static const char *env_none(void *user, const char *name) {
+    (void)user;
+    (void)name;
+    return NULL;
+}
+
+static inngest_app *make_app(inngest_mode mode, struct scripted *t, int fallback) {
+    inngest_app_opts o = {.app_id = "my-app",
+                          .mode = mode,
+                          .transport = &t->base,
+                          .now_ms_fn = clock_ms,
+                          .getenv_fn = env_none,
+                          .max_body_bytes = 4096};
+    if (mode == INNGEST_MODE_CLOUD) {
+        o.signing_key = KEY;
+        o.signing_key_fallback = fallback ? KEY_FB : NULL;
+        o.event_key = "test-event-key-123";
+        o.env = "my-branch";
+        o.base_url = "http://127.0.0.1:18288";
+    }
+    t->base.send = scripted_send;
+    inngest_app *app = inngest_app_create(&o, NULL);
+    CHECK(app);
+    inngest_function *f = inngest_function_create("echo", fn_echo, NULL);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/echo", NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+    inngest_app_freeze(app);
+    return app;
+}
+
+static void call(inngest_app *app, const char *method, const char *url, const char *body,
+                 const inngest_header *extra, size_t nextra, inngest_http_response *res) {
+    inngest_header h[8] = {{"Host", "127.0.0.1:13000"}};
+    size_t n = 1;
+    for (size_t i = 0; i < nextra; i++)
+        h[n++] = extra[i];
+    inngest_http_request req = {.method = method, .url = url, .headers = h, .header_count = n,
+                                .body = body, .body_len = body ? strlen(body) : 0};
+    memset(res, 0, sizeof(*res));
+    CHECK_EQ_INT(inngest_app_handle(app, &req, res), INNGEST_OK);
+}
+
+static json_t *body_json(const inngest_http_response *res) {
+    return testutil_json(res->body_len ? res->body : "null");
+}
+
+static void check_body(const inngest_http_response *res, const char *expected) {
+    json_t *got = body_json(res), *want = testutil_json(expected);
+    CHECK_JSON_EQ(got, want);
+    json_decref(got);
+    json_decref(want);
+}
+
+static void sign(const char *key, const char *body, int64_t t, char out[ING_SIG_HEADER_MAX]) {
+    CHECK_EQ_INT(ing_sig_header(key, body ? body : "", body ? strlen(body) : 0, t, out),
+                 INNGEST_OK);
+}
+
+/* The response carries a valid signature made with `key`. */
+static void check_signed(const inngest_http_response *res, const char *key) {
+    const char *sig = inngest_http_response_header(res, "X-Inngest-Signature");
+    CHECK(sig);
+    const char *keys[2] = {key, NULL};
+    int which;
+    char why[128];
+    CHECK_EQ_INT(ing_sig_verify(sig, res->body, res->body_len, NOW_S, keys, &which, why,
+                                sizeof(why)),
+                 INNGEST_OK);
+}
+
+static const char *CALL_BODY =
+    "{\"ctx\":{\"attempt\":0,\"disable_immediate_execution\":false,\"env\":\"\","
+    "\"max_attempts\":4,\"run_id\":\"01R\",\"stack\":{\"current\":0,\"stack\":[]},\"step_id\":"
+    "\"step\",\"use_api\":false},\"event\":{\"data\":{\"a\":1},\"id\":\"01E\",\"name\":"
+    "\"test/echo\",\"ts\":1732400000000,\"user\":{}},\"events\":[{\"data\":{\"a\":1},\"id\":"
+    "\"01E\",\"name\":\"test/echo\",\"ts\":1732400000000,\"user\":{}}],\"steps\":{},"
+    "\"use_api\":false,\"version\":2}";
+#define CALL_URL "/api/inngest?fnId=my-app-echo&stepId=step"
+
+TEST_CASE(introspection_dev) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    inngest_http_response res;
+    call(app, "GET", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-SDK"), "inngest-c:v" INNGEST_VERSION);
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-Req-Version"), "2");
+    CHECK_STR(inngest_http_response_header(&res, "Content-Type"), "application/json");
+    check_body(&res, "{\"extra\":{\"native_crypto\":true},\"has_event_key\":false,"
+                     "\"has_signing_key\":false,\"function_count\":1,\"mode\":\"dev\","
+                     "\"schema_version\":\"2024-05-24\"}");
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(introspection_cloud) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 1);
+    inngest_http_response res;
+    call(app, "GET", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_body(&res, "{\"extra\":{\"native_crypto\":true},\"has_event_key\":true,"
+                     "\"has_signing_key\":true,\"function_count\":1,\"mode\":\"cloud\","
+                     "\"schema_version\":\"2024-05-24\",\"authentication_succeeded\":null,"
+                     "\"has_signing_key_fallback\":true}");
+    CHECK(!inngest_http_response_header(&res, "X-Inngest-Signature"));
+    inngest_http_response_cleanup(&res);
+
+    char sig[ING_SIG_HEADER_MAX];
+    sign(KEY, "", NOW_S, sig);
+    inngest_header h = {"X-Inngest-Signature", sig};
+    call(app, "GET", "/api/inngest", NULL, &h, 1, &res);
+    json_t *b = body_json(&res);
+    CHECK(json_is_true(json_object_get(b, "authentication_succeeded")));
+    CHECK_STR(json_string_value(json_object_get(b, "signing_key_hash")), "e4bf4a2e7f55");
+    CHECK_STR(json_string_value(json_object_get(b, "signing_key_fallback_hash")), "4773d12e2371");
+    CHECK_STR(json_string_value(json_object_get(b, "event_key_hash")),
+              "489b0fa1ff46afec035a3e018cd11d260ba52b607e878064dd37e5c408bf0679");
+    CHECK_STR(json_string_value(json_object_get(b, "env")), "my-branch");
+    CHECK_STR(json_string_value(json_object_get(b, "app_id")), "my-app");
+    CHECK_STR(json_string_value(json_object_get(b, "api_origin")), "http://127.0.0.1:18288");
+    CHECK_STR(json_string_value(json_object_get(b, "sdk_language")), "c");
+    CHECK(json_is_null(json_object_get(b, "serve_origin")));
+    json_decref(b);
+    check_signed(&res, KEY);
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-Env"), "my-branch");
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY, "", NOW_S - 1000, sig); /* expired */
+    call(app, "GET", "/api/inngest", NULL, &h, 1, &res);
+    b = body_json(&res);
+    CHECK(json_is_false(json_object_get(b, "authentication_succeeded")));
+    CHECK(!json_object_get(b, "signing_key_hash"));
+    json_decref(b);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(methods_and_probes) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    inngest_http_response res;
+    call(app, "DELETE", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 405);
+    CHECK(inngest_http_response_header(&res, "X-Inngest-SDK"));
+    check_body(&res, "{\"message\":\"Method not allowed\"}");
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", "/api/inngest?probe=trust", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_EQ_INT(res.body_len, 0);
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", "/api/inngest?probe=nope", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 400);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(function_lookup_errors) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    inngest_http_response res;
+    call(app, "POST", "/api/inngest?fnId=my-app-does-not-exist&stepId=step", CALL_BODY, NULL, 0,
+         &res);
+    CHECK_EQ_INT(res.status, 500);
+    check_body(&res, "{\"type\":\"internal\",\"name\":\"Error\",\"message\":\"Function "
+                     "\\\"my-app-does-not-exist\\\" was not found in this app; is the app synced "
+                     "correctly?\",\"stack\":\"\"}");
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", "/api/inngest", CALL_BODY, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 500);
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", CALL_URL, CALL_BODY, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_body(&res, "{\"got\":{\"a\":1}}");
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(bad_bodies) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    static const char *bad[] = {
+        "",
+        "{",
+        "[1,2]",
+        "{\"event\":5}",
+        "{\"steps\":[]}",
+        "{\"ctx\":{\"attempt\":-1}}",
+        "{\"version\":0}",
+        "{\"version\":\"2\"}",
+        "{\"event\":{\"name\":\"\xff\xfe\"}}",
+        "{\"a\":1,\"a\":2}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        inngest_http_response res;
+        call(app, "POST", CALL_URL, bad[i], NULL, 0, &res);
+        if (res.status != 400)
+            fprintf(stderr, "body %zu: %s -> %d\n", i, bad[i], res.status);
+        CHECK_EQ_INT(res.status, 400);
+        json_t *b = body_json(&res);
+        CHECK(json_is_string(json_object_get(b, "message")));
+        json_decref(b);
+        inngest_http_response_cleanup(&res);
+    }
+    /* Over the body limit (4096 in this app). */
+    char *big = malloc(5000);
+    memset(big, ' ', 4999);
+    big[4999] = '\0';
+    inngest_http_response res;
+    call(app, "POST", CALL_URL, big, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 413);
+    inngest_http_response_cleanup(&res);
+    free(big);
+    /* Unknown query parameters are ignored. */
+    call(app, "POST", CALL_URL "&foo=bar&x", CALL_BODY, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(cloud_call_signatures) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 1);
+    char sig[ING_SIG_HEADER_MAX];
+    inngest_header h = {"X-Inngest-Signature", sig};
+    inngest_http_response res;
+
+    sign(KEY, CALL_BODY, NOW_S, sig);
+    call(app, "POST", CALL_URL, CALL_BODY, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_signed(&res, KEY);
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY_FB, CALL_BODY, NOW_S, sig); /* the fallback key verifies and signs */
+    call(app, "POST", CALL_URL, CALL_BODY, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_signed(&res, KEY_FB);
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY, CALL_BODY, NOW_S + 200, sig); /* ahead, inside the window */
+    call(app, "POST", CALL_URL, CALL_BODY, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+
+    static const int64_t bad_times[] = {NOW_S - 400, NOW_S + 400};
+    for (int i = 0; i < 2; i++) {
+        sign(KEY, CALL_BODY, bad_times[i], sig);
+        call(app, "POST", CALL_URL, CALL_BODY, &h, 1, &res);
+        CHECK_EQ_INT(res.status, 401);
+        CHECK(!inngest_http_response_header(&res, "X-Inngest-Signature"));
+        inngest_http_response_cleanup(&res);
+    }
+
+    sign(KEY, CALL_BODY, NOW_S, sig);
+    char tampered[2048];
+    snprintf(tampered, sizeof(tampered), "%s", CALL_BODY);
+    *strstr(tampered, "\"a\":1") = ' '; /* change one byte */
+    call(app, "POST", CALL_URL, tampered, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 401);
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", CALL_URL, CALL_BODY, NULL, 0, &res); /* unsigned */
+    CHECK_EQ_INT(res.status, 401);
+    check_body(&res, "{\"message\":\"Unauthorized\",\"error\":\"missing X-Inngest-Signature "
+                     "header\"}");
+    inngest_http_response_cleanup(&res);
+
+    snprintf(sig, sizeof(sig), "t=abc&s=zz");
+    call(app, "POST", CALL_URL, CALL_BODY, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 401);
+    inngest_http_response_cleanup(&res);
+
+    call(app, "POST", "/api/inngest?probe=trust", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 401);
+    inngest_http_response_cleanup(&res);
+    sign(KEY, "", NOW_S, sig);
+    call(app, "POST", "/api/inngest?probe=trust", NULL, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(cloud_without_key_refuses) {
+    struct scripted t = {.base = {.send = scripted_send}};
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_CLOUD, .transport = &t.base,
+                          .getenv_fn = env_none};
+    inngest_app *app = inngest_app_create(&o, NULL);
+    inngest_app_freeze(app);
+    inngest_http_response res;
+    call(app, "POST", CALL_URL, CALL_BODY, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 500);
+    CHECK(strstr(res.body, "INNGEST_SIGNING_KEY"));
+    inngest_http_response_cleanup(&res);
+    call(app, "PUT", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 500);
+    inngest_http_response_cleanup(&res);
+    CHECK_EQ_INT(t.calls, 0);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(sync_out_of_band_dev) {
+    struct scripted t = {.statuses = {200},
+                         .bodies = {"{\"ok\":true,\"modified\":true,\"app_id\":\"u\"}"}};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    inngest_header h[] = {{"X-Inngest-Server-Kind", "dev"}, {"X-Forwarded-Proto", "https"}};
+    inngest_http_response res;
+    call(app, "PUT", "/api/inngest?deployId=d-1", "{\"url\":\"ignored\"}", h, 2, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_body(&res, "{\"message\":\"Successfully synced.\",\"modified\":true}");
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-Sync-Kind"), "out_of_band");
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-Expected-Server-Kind"), "dev");
+    inngest_http_response_cleanup(&res);
+
+    CHECK_EQ_INT(t.calls, 1);
+    CHECK_STR(t.url[0], "http://localhost:8288/fn/register?deployId=d-1");
+    CHECK_STR(t.sync_kind, "out_of_band");
+    CHECK_STR(t.expected_kind, "dev");
+    json_t *reg = testutil_json(t.body[0]);
+    CHECK_STR(json_string_value(json_object_get(reg, "url")), "https://127.0.0.1:13000/api/inngest");
+    CHECK_STR(json_string_value(json_object_get(reg, "appName")), "my-app");
+    CHECK_STR(json_string_value(json_object_get(reg, "deployType")), "ping");
+    CHECK_STR(json_string_value(json_object_get(reg, "v")), "0.1");
+    CHECK_STR(json_string_value(json_object_get(reg, "sdk")), "c:v" INNGEST_VERSION);
+    json_t *want = testutil_json(
+        "[{\"id\":\"my-app-echo\",\"name\":\"echo\",\"triggers\":[{\"event\":\"test/echo\"}],"
+        "\"steps\":{\"step\":{\"id\":\"step\",\"name\":\"step\",\"runtime\":{\"type\":\"http\","
+        "\"url\":\"https://127.0.0.1:13000/api/inngest?fnId=my-app-echo&stepId=step\"}}}}]");
+    CHECK_JSON_EQ(json_object_get(reg, "functions"), want);
+    json_decref(want);
+    json_decref(reg);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(sync_cloud_uses_bearer_then_fallback) {
+    struct scripted t = {.statuses = {401, 200},
+                         .bodies = {"{\"error\":\"bad key\"}", "{\"ok\":true,\"modified\":false}"}};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 1);
+    inngest_http_response res;
+    call(app, "PUT", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_body(&res, "{\"message\":\"Successfully synced.\",\"modified\":false}");
+    inngest_http_response_cleanup(&res);
+    CHECK_EQ_INT(t.calls, 2);
+    CHECK_STR(t.url[0], "http://127.0.0.1:18288/fn/register");
+    CHECK_STR(t.auth[0],
+              "Bearer signkey-test-e4bf4a2e7f55c7eb954b6e72f8f69628fbc409fe7da6d0f6958770987dcf0e02");
+    CHECK_STR(t.auth[1],
+              "Bearer signkey-test-4773d12e2371bb935b9a0f5439b4a1c3ad3f2414b86980f8418d1cfabdfadfef");
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(sync_failures_answer_500) {
+    struct scripted t = {.statuses = {400},
+                         .bodies = {"{\"error\":\"Expected server kind cloud, got dev\"}"}};
+    inngest_app *app = make_app(INNGEST_MODE_DEV, &t, 0);
+    inngest_http_response res;
+    call(app, "PUT", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 500);
+    json_t *b = body_json(&res);
+    CHECK(strstr(json_string_value(json_object_get(b, "message")),
+                 "Expected server kind cloud, got dev"));
+    CHECK(json_is_false(json_object_get(b, "modified")));
+    json_decref(b);
+    inngest_http_response_cleanup(&res);
+
+    struct scripted down = {.statuses = {0}};
+    inngest_app *app2 = make_app(INNGEST_MODE_DEV, &down, 0);
+    call(app2, "PUT", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 500);
+    CHECK(strstr(res.body, "connection refused"));
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+    inngest_app_destroy(app2);
+}
+
+TEST_CASE(sync_in_band) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
+    const char *body = "{\"url\":\"https://my-app.example.com/api/inngest\"}";
+    char sig[ING_SIG_HEADER_MAX];
+    inngest_header h[] = {{"X-Inngest-Sync-Kind", "in_band"}, {"X-Inngest-Signature", sig}};
+    inngest_http_response res;
+
+    call(app, "PUT", "/api/inngest", body, h, 1, &res); /* unsigned */
+    CHECK_EQ_INT(res.status, 401);
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY, body, NOW_S, sig);
+    call(app, "PUT", "/api/inngest", body, h, 2, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(inngest_http_response_header(&res, "X-Inngest-Sync-Kind"), "in_band");
+    check_signed(&res, KEY);
+    json_t *b = body_json(&res);
+    CHECK_STR(json_string_value(json_object_get(b, "url")), "https://my-app.example.com/api/inngest");
+    CHECK_STR(json_string_value(json_object_get(b, "app_id")), "my-app");
+    CHECK_STR(json_string_value(json_object_get(b, "sdk_language")), "c");
+    json_t *fn0 = json_array_get(json_object_get(b, "functions"), 0);
+    json_t *runtime = json_object_get(json_object_get(json_object_get(fn0, "steps"), "step"),
+                                      "runtime");
+    CHECK_STR(json_string_value(json_object_get(runtime, "url")),
+              "https://my-app.example.com/api/inngest?fnId=my-app-echo&stepId=step");
+    CHECK(json_is_true(
+        json_object_get(json_object_get(b, "inspection"), "authentication_succeeded")));
+    json_decref(b);
+    inngest_http_response_cleanup(&res);
+    CHECK_EQ_INT(t.calls, 0);
+
+    const char *extra = "{\"url\":\"https://x\",\"other\":1}";
+    sign(KEY, extra, NOW_S, sig);
+    call(app, "PUT", "/api/inngest", extra, h, 2, &res);
+    CHECK_EQ_INT(res.status, 400);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app);
+}
+
+TEST_CASE(serve_origin_and_path_override_sync_url) {
+    struct scripted t = {.statuses = {200}, .bodies = {"{\"ok\":true}"}};
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_DEV, .transport = &t.base,
+                          .getenv_fn = env_none, .serve_origin = "https://public.example.com/",
+                          .serve_path = "/x/inngest"};
+    t.base.send = scripted_send;
+    inngest_app *app = inngest_app_create(&o, NULL);
+    CHECK(app);
+    inngest_app_freeze(app);
+    inngest_http_response res;
+    call(app, "PUT", "/api/inngest", NULL, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+    json_t *reg = testutil_json(t.body[0]);
+    CHECK_STR(json_string_value(json_object_get(reg, "url")),
+              "https://public.example.com/x/inngest");
+    json_decref(reg);
+    inngest_app_destroy(app);
+}
+
+/* ---- configuration ------------------------------------------------------------------------- */
+
+static const char *const *env_table;
+static const char *env_lookup(void *user, const char *name) {
+    (void)user;
+    for (const char *const *p = env_table; *p; p += 2)
+        if (!strcmp(p[0], name))
+            return p[1];
+    return NULL;
+}
+
+static int load(const char *const *table, struct ing_config *c) {
+    env_table = table;
+    inngest_app_opts o = {.getenv_fn = env_lookup};
+    inngest_error err;
+    return ing_config_load(c, &o, &err);
+}
+
+TEST_CASE(config_from_environment) {
+    struct ing_config c;
+    static const char *const none[] = {NULL};
+    CHECK_EQ_INT(load(none, &c), INNGEST_OK);
+    CHECK_EQ_INT(c.dev, 0);
+    CHECK_STR(c.app_id, "inngest-c-ai-chat");
+    CHECK_STR(c.api_base_url, "https://api.inngest.com");
+    CHECK_STR(c.event_api_base_url, "https://inn.gs");
+    ing_config_cleanup(&c);
+
+    static const char *const dev_url[] = {"INNGEST_DEV", "127.0.0.1:9999/", NULL};
+    CHECK_EQ_INT(load(dev_url, &c), INNGEST_OK);
+    CHECK_EQ_INT(c.dev, 1);
+    CHECK_STR(c.api_base_url, "http://127.0.0.1:9999");
+    CHECK_STR(c.event_api_base_url, "http://127.0.0.1:9999");
+    ing_config_cleanup(&c);
+
+    static const char *const dev_bool[] = {"INNGEST_DEV", " TRUE ", "INNGEST_EVENT_API_BASE_URL",
+                                           "http://ev:1", NULL};
+    CHECK_EQ_INT(load(dev_bool, &c), INNGEST_OK);
+    CHECK_EQ_INT(c.dev, 1);
+    CHECK_STR(c.api_base_url, "http://localhost:8288");
+    CHECK_STR(c.event_api_base_url, "http://ev:1");
+    ing_config_cleanup(&c);
+
+    static const char *const base[] = {"INNGEST_DEV", "0", "INNGEST_BASE_URL",
+                                       "https://inngest.internal", "INNGEST_API_BASE_URL",
+                                       "https://api.internal", NULL};
+    CHECK_EQ_INT(load(base, &c), INNGEST_OK);
+    CHECK_EQ_INT(c.dev, 0);
+    CHECK_STR(c.api_base_url, "https://api.internal");
+    CHECK_STR(c.event_api_base_url, "https://inngest.internal");
+    ing_config_cleanup(&c);
+
+    static const char *const bad[][3] = {{"INNGEST_DEV", "ftp://x", NULL},
+                                         {"INNGEST_BASE_URL", "not a url", NULL},
+                                         {"INNGEST_ALLOW_IN_BAND_SYNC", "maybe", NULL},
+                                         {"INNGEST_SERVE_PATH", "no-slash", NULL}};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_EQ_INT(load(bad[i], &c), INNGEST_ECONFIG);
+}
+
+/* The register payload of a fully configured function equals the official SDK's for the
+ * same configuration (captured from inngest-js 4.24.0). */
+TEST_CASE(register_payload_matches_official_sdk) {
+    struct scripted t = {0};
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_DEV, .transport = &t.base,
+                          .getenv_fn = env_none};
+    inngest_app *app = inngest_app_create(&o, NULL);
+    inngest_function *f = inngest_function_create("config-rich", fn_echo, NULL);
+    CHECK_EQ_INT(inngest_function_set_name(f, "Config Rich Function"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/config", "event.data.ok == true"),
+                 INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_cron_trigger(f, "0 12 * * 5", "Europe/Paris"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_retries(f, 5), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_idempotency(f, "event.data.user_id"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_rate_limit(f, 1, "1h", "event.data.user_id"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_throttle(f, 5, "1m", "event.data.user_id", 2), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_concurrency(f, 10, "event.data.user_id", "fn"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_concurrency(f, 100, "\"global\"", "account"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_debounce(f, "5s", "event.data.user_id", "1m"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_priority(f, "event.data.priority"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_timeouts(f, "10m", "1h"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_cancel_on(f, "test/cancel",
+                                                "event.data.user_id == async.data.user_id", "1d"),
+                 INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_cancel_on(f, "test/cancel2", "async.data.x == event.data.x",
+                                                NULL),
+                 INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_on_failure(f, fn_echo), INNGEST_OK);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+
+    f = inngest_function_create("batched", fn_echo, NULL);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/batch", NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_batch_events(f, 100, "5s", "event.data.user_id", NULL),
+                 INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_add_concurrency(f, 3, NULL, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+
+    f = inngest_function_create("singleton", fn_echo, NULL);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/singleton", NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_function_set_singleton(f, "event.data.user_id", "skip"), INNGEST_OK);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+    inngest_app_freeze(app);
+    CHECK_EQ_INT(inngest_app_function_count(app), 4);
+
+    json_t *got = inngest_app_function_configs(app, "http://127.0.0.1:13000/api/inngest");
+    json_t *want = testutil_json(
+        "[{\"id\":\"my-app-config-rich\",\"name\":\"Config Rich Function\",\"triggers\":[{"
+        "\"event\":\"test/config\",\"expression\":\"event.data.ok == true\"},{\"cron\":\"TZ="
+        "Europe/Paris 0 12 * * 5\"}],\"steps\":{\"step\":{\"id\":\"step\",\"name\":\"step\","
+        "\"runtime\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:13000/api/"
+        "inngest?fnId=my-app-config-rich&stepId=step\"},\"retries\":{\"attempts\":5}}},"
+        "\"idempotency\":\"event.data.user_id\",\"rateLimit\":{\"limit\":1,\"period\":\"1h\","
+        "\"key\":\"event.data.user_id\"},\"throttle\":{\"limit\":5,\"period\":\"1m\",\"key\":"
+        "\"event.data.user_id\",\"burst\":2},\"concurrency\":[{\"limit\":10,\"key\":\"event."
+        "data.user_id\",\"scope\":\"fn\"},{\"limit\":100,\"scope\":\"account\",\"key\":"
+        "\"\\\"global\\\"\"}],\"debounce\":{\"period\":\"5s\",\"key\":\"event.data.user_id\","
+        "\"timeout\":\"1m\"},\"priority\":{\"run\":\"event.data.priority\"},\"timeouts\":{"
+        "\"start\":\"10m\",\"finish\":\"1h\"},\"cancel\":[{\"event\":\"test/cancel\","
+        "\"timeout\":\"1d\",\"if\":\"event.data.user_id == async.data.user_id\"},{\"event\":"
+        "\"test/cancel2\",\"if\":\"async.data.x == event.data.x\"}]},"
+        "{\"id\":\"my-app-config-rich-failure\",\"name\":\"Config Rich Function (failure)\","
+        "\"triggers\":[{\"event\":\"inngest/function.failed\",\"expression\":\"event.data."
+        "function_id == 'my-app-config-rich'\"}],\"steps\":{\"step\":{\"id\":\"step\",\"name\":"
+        "\"step\",\"runtime\":{\"type\":\"http\",\"url\":\"http://127.0.0.1:13000/api/"
+        "inngest?fnId=my-app-config-rich-failure&stepId=step\"},\"retries\":{\"attempts\":1}}}},"
+        "{\"id\":\"my-app-batched\",\"name\":\"batched\",\"triggers\":[{\"event\":\"test/"
+        "batch\"}],\"steps\":{\"step\":{\"id\":\"step\",\"name\":\"step\",\"runtime\":{\"type\":"
+        "\"http\",\"url\":\"http://127.0.0.1:13000/api/"
+        "inngest?fnId=my-app-batched&stepId=step\"}}},\"batchEvents\":{\"maxSize\":100,"
+        "\"timeout\":\"5s\",\"key\":\"event.data.user_id\"},\"concurrency\":3},"
+        "{\"id\":\"my-app-singleton\",\"name\":\"singleton\",\"triggers\":[{\"event\":\"test/"
+        "singleton\"}],\"steps\":{\"step\":{\"id\":\"step\",\"name\":\"step\",\"runtime\":{"
+        "\"type\":\"http\",\"url\":\"http://127.0.0.1:13000/api/"
+        "inngest?fnId=my-app-singleton&stepId=step\"}}},\"singleton\":{\"key\":\"event.data."
+        "user_id\",\"mode\":\"skip\"}}]");
+    CHECK_JSON_EQ(got, want);
+    json_decref(got);
+    json_decref(want);
+    inngest_app_destroy(app);
+}
