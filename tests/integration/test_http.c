@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Real HTTP on 127.0.0.1: the civetweb adapter serving an app, the libcurl transport
+ * calling it, and a second server standing in for the Inngest API's /fn/register.
+ */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <inngest/inngest.h>
+
+#include "testutil.h"
+
+static int fn_echo(inngest_ctx *ctx, json_t **result) {
+    *result = json_pack("{s:O}", "got", json_object_get(inngest_ctx_event(ctx), "data"));
+    return INNGEST_OK;
+}
+
+/* ---- a stand-in for the Inngest API: records the register request --------------------- */
+
+static char registered[65536];
+static char registered_auth[256];
+
+static int fake_register(void *user, const inngest_http_request *req, inngest_http_response *res,
+                         inngest_stream *stream) {
+    (void)user;
+    (void)stream;
+    snprintf(registered, sizeof(registered), "%.*s", (int)req->body_len, req->body);
+    const char *a = inngest_http_request_header(req, "Authorization");
+    snprintf(registered_auth, sizeof(registered_auth), "%s", a ? a : "");
+    res->status = 200;
+    inngest_http_response_add_header(res, "Content-Type", "application/json");
+    const char *b = "{\"ok\":true,\"modified\":true}";
+    return inngest_http_response_set_body(res, b, strlen(b));
+}
+
+static int sse(void *user, const inngest_http_request *req, inngest_http_response *res,
+               inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)res;
+    inngest_header h[] = {{"Content-Type", "text/event-stream"}};
+    inngest_stream_begin(stream, 200, h, 1);
+    inngest_stream_write(stream, "data: one\n\n", 11);
+    inngest_stream_write(stream, "data: two\n\n", 11);
+    return INNGEST_OK;
+}
+
+struct env {
+    inngest_app *api_app, *app;
+    inngest_server *api, *srv;
+    inngest_transport *curl;
+    char base[128];
+};
+
+static void start(struct env *e, size_t max_body) {
+    inngest_error err;
+    CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
+    memset(e, 0, sizeof(*e));
+    e->curl = inngest_transport_curl_create(&err);
+    CHECK(e->curl);
+
+    /* The API stand-in is an empty app with one extra route. */
+    inngest_app_opts ao = {.mode = INNGEST_MODE_DEV, .transport = e->curl};
+    e->api_app = inngest_app_create(&ao, &err);
+    inngest_app_freeze(e->api_app);
+    inngest_server_opts so = {.host = "127.0.0.1", .port = 0};
+    e->api = inngest_server_create(e->api_app, &so, &err);
+    CHECK_EQ_INT(inngest_server_add_route(e->api, "/fn/register", fake_register, NULL),
+                 INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_start(e->api, &err), INNGEST_OK);
+    char api_url[128];
+    snprintf(api_url, sizeof(api_url), "http://127.0.0.1:%d", inngest_server_port(e->api));
+
+    inngest_app_opts o = {.app_id = "it-app", .mode = INNGEST_MODE_DEV, .base_url = api_url,
+                          .transport = e->curl, .max_body_bytes = max_body};
+    e->app = inngest_app_create(&o, &err);
+    CHECK(e->app);
+    inngest_function *f = inngest_function_create("echo", fn_echo, NULL);
+    inngest_function_add_event_trigger(f, "test/echo", NULL);
+    CHECK_EQ_INT(inngest_app_add_function(e->app, f), INNGEST_OK);
+    inngest_app_freeze(e->app);
+    inngest_server_opts so2 = {.host = "127.0.0.1", .port = 0, .max_body_bytes = max_body};
+    e->srv = inngest_server_create(e->app, &so2, &err);
+    CHECK_EQ_INT(inngest_server_add_route(e->srv, "/sse", sse, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_start(e->srv, &err), INNGEST_OK);
+    CHECK(inngest_server_port(e->srv) > 0);
+    snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", inngest_server_port(e->srv));
+}
+
+static void stop(struct env *e) {
+    inngest_server_destroy(e->srv);
+    inngest_server_destroy(e->api);
+    inngest_app_destroy(e->app);
+    inngest_app_destroy(e->api_app);
+    inngest_transport_destroy(e->curl);
+    inngest_global_cleanup();
+}
+
+static void request(struct env *e, const char *method, const char *path, const char *body,
+                    inngest_http_response *res) {
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", e->base, path);
+    inngest_header h[] = {{"Content-Type", "application/json"}};
+    inngest_http_request req = {.method = method, .url = url, .headers = h, .header_count = 1,
+                                .body = body, .body_len = body ? strlen(body) : 0};
+    inngest_error err;
+    memset(res, 0, sizeof(*res));
+    CHECK_EQ_INT(e->curl->send(e->curl, &req, res, &err), INNGEST_OK);
+}
+
+TEST_CASE(introspection_over_http) {
+    struct env e;
+    start(&e, 0);
+    inngest_http_response res;
+    request(&e, "GET", "/api/inngest", NULL, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(inngest_http_response_header(&res, "x-inngest-sdk"), "inngest-c:v" INNGEST_VERSION);
+    json_t *b = testutil_json(res.body);
+    CHECK_STR(json_string_value(json_object_get(b, "mode")), "dev");
+    CHECK_EQ_INT(json_integer_value(json_object_get(b, "function_count")), 1);
+    json_decref(b);
+    inngest_http_response_cleanup(&res);
+    stop(&e);
+}
+
+TEST_CASE(call_over_http) {
+    struct env e;
+    start(&e, 0);
+    inngest_http_response res;
+    request(&e, "POST", "/api/inngest?fnId=it-app-echo&stepId=step",
+            "{\"event\":{\"name\":\"test/echo\",\"data\":{\"x\":\"\\u00e9\"}},\"ctx\":{"
+            "\"run_id\":\"r\",\"attempt\":0}}",
+            &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(res.body, "{\"got\":{\"x\":\"\xc3\xa9\"}}");
+    inngest_http_response_cleanup(&res);
+
+    request(&e, "PATCH", "/api/inngest", "", &res);
+    CHECK_EQ_INT(res.status, 405);
+    inngest_http_response_cleanup(&res);
+
+    request(&e, "GET", "/nowhere", NULL, &res);
+    CHECK_EQ_INT(res.status, 404);
+    inngest_http_response_cleanup(&res);
+    stop(&e);
+}
+
+TEST_CASE(body_limit_is_413) {
+    struct env e;
+    start(&e, 1024);
+    char big[4096];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    inngest_http_response res;
+    request(&e, "POST", "/api/inngest?fnId=it-app-echo", big, &res);
+    CHECK_EQ_INT(res.status, 413);
+    inngest_http_response_cleanup(&res);
+    /* The server is still healthy afterwards. */
+    request(&e, "GET", "/api/inngest", NULL, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+    stop(&e);
+}
+
+TEST_CASE(sync_registers_with_the_api) {
+    struct env e;
+    start(&e, 0);
+    inngest_http_response res;
+    request(&e, "PUT", "/api/inngest", "{\"url\":\"x\"}", &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(res.body, "{\"message\":\"Successfully synced.\",\"modified\":true}");
+    inngest_http_response_cleanup(&res);
+    json_t *reg = testutil_json(registered);
+    char want[256];
+    snprintf(want, sizeof(want), "%s/api/inngest", e.base);
+    CHECK_STR(json_string_value(json_object_get(reg, "url")), want);
+    CHECK_EQ_INT(json_array_size(json_object_get(reg, "functions")), 1);
+    json_decref(reg);
+    CHECK_STR(registered_auth, ""); /* dev mode without a key sends no token */
+    stop(&e);
+}
+
+TEST_CASE(streamed_route) {
+    struct env e;
+    start(&e, 0);
+    inngest_http_response res;
+    request(&e, "GET", "/sse", NULL, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK_STR(res.body, "data: one\n\ndata: two\n\n");
+    CHECK_STR(inngest_http_response_header(&res, "Content-Type"), "text/event-stream");
+    inngest_http_response_cleanup(&res);
+    stop(&e);
+}
