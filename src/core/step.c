@@ -210,7 +210,16 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
     ctx->in_step = 0;
     int64_t dur = now_ns() - t0;
 
-    if (rc == INNGEST_OK) {
+    if (ctx->failed) {
+        /* The body misused the engine (a nested step): that cannot succeed on retry. */
+        json_decref(out);
+        out = NULL;
+        err = ctx->fail;
+        err.no_retry = 1;
+        rc = err.code ? err.code : INNGEST_EINVAL;
+        ctx->failed = 0;
+        inngest_error_clear(&ctx->fail);
+    } else if (rc == INNGEST_OK) {
         char *dump = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         size_t size = dump ? strlen(dump) : 0;
         free(dump);

@@ -637,3 +637,67 @@ TEST_CASE(register_payload_matches_official_sdk) {
     json_decref(want);
     inngest_app_destroy(app);
 }
+
+static int step_a(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *err) {
+    (void)ctx;
+    (void)arg;
+    (void)err;
+    *out = json_string("A");
+    return INNGEST_OK;
+}
+
+static int fn_two_steps(inngest_ctx *ctx, json_t **result) {
+    json_t *a, *b;
+    INNGEST_STEP(inngest_step_run(ctx, "first step", step_a, NULL, &a));
+    INNGEST_STEP(inngest_step_run(ctx, "second step", step_a, NULL, &b));
+    *result = json_pack("{s:O,s:O}", "a", a,
+                        "event", json_object_get(json_object_get(inngest_ctx_event(ctx), "data"),
+                                                 "from"));
+    return INNGEST_OK;
+}
+
+/* With ctx.use_api the body carries no state: events and steps come from the API. */
+TEST_CASE(use_api_fetches_state) {
+    struct scripted t = {
+        .statuses = {200, 200},
+        .bodies = {"[{\"name\":\"test/two\",\"data\":{\"from\":\"api\"},\"id\":\"e\",\"ts\":1}]",
+                   "{\"98bf98df193bcce7c33e6bc50927cf2ac21206cb\":{\"data\":\"A\"},"
+                   "\"764e20ec975d4ef820d0f42e6a5833384bd7ee36\":{\"data\":\"A\"}}"}};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
+    inngest_app_destroy(app);
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_CLOUD, .transport = &t.base,
+                          .now_ms_fn = clock_ms, .getenv_fn = env_none, .signing_key = KEY,
+                          .api_base_url = "http://api.test"};
+    app = inngest_app_create(&o, NULL);
+    inngest_function *f = inngest_function_create("two", fn_two_steps, NULL);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+    inngest_app_freeze(app);
+    const char *body = "{\"ctx\":{\"run_id\":\"01RUN\",\"use_api\":true,\"attempt\":0},"
+                       "\"event\":{},\"events\":[],\"steps\":{},\"use_api\":true,\"version\":2}";
+    char sig[ING_SIG_HEADER_MAX];
+    sign(KEY, body, NOW_S, sig);
+    inngest_header h = {"X-Inngest-Signature", sig};
+    inngest_http_response res;
+    call(app, "POST", "/api/inngest?fnId=my-app-two&stepId=step", body, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_body(&res, "{\"a\":\"A\",\"event\":\"api\"}");
+    inngest_http_response_cleanup(&res);
+    CHECK_EQ_INT(t.calls, 2);
+    CHECK_STR(t.url[0], "http://api.test/v0/runs/01RUN/batch");
+    CHECK_STR(t.url[1], "http://api.test/v0/runs/01RUN/actions");
+    CHECK(!strncmp(t.auth[0], "Bearer signkey-test-e4bf", 24));
+
+    /* The API failing is a retriable 500. */
+    struct scripted down = {.statuses = {500}, .bodies = {"{\"error\":\"gone\"}"}};
+    o.transport = &down.base;
+    down.base.send = scripted_send;
+    inngest_app *app2 = inngest_app_create(&o, NULL);
+    CHECK_EQ_INT(inngest_app_add_function(app2, inngest_function_create("two", fn_two_steps, NULL)),
+                 INNGEST_OK);
+    inngest_app_freeze(app2);
+    call(app2, "POST", "/api/inngest?fnId=my-app-two&stepId=step", body, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 500);
+    inngest_http_response_cleanup(&res);
+    inngest_app_destroy(app2);
+    inngest_app_destroy(app);
+}
