@@ -27,6 +27,11 @@ typedef struct inngest_server_opts {
     const char *serve_path; /* protocol endpoint; NULL = "/api/inngest" */
     size_t max_body_bytes;  /* larger request bodies get 413; 0 = 16 MiB */
     int num_threads;        /* worker threads; 0 = 16 */
+    /* Optional: called after every request with its final status and duration, for
+     * access logs and metrics. Runs on the worker thread that served the request. */
+    void (*on_request)(void *user, const inngest_http_request *req, int status,
+                       double seconds);
+    void *on_request_user;
 } inngest_server_opts;
 
 /*

@@ -20,6 +20,7 @@
 
 #include "examples.h"
 #include "host/log.h"
+#include "host/routes.h"
 #if __has_include("fixtures.h")
 #include "fixtures.h"
 #define HOST_HAS_FIXTURES 1
@@ -185,11 +186,18 @@ int main(int argc, char **argv) {
         log_msg(LOG_ERROR, "cannot register functions: %s", err.message);
         goto out;
     }
+    inngest_app_set_observer(app, host_observe, NULL);
     inngest_app_freeze(app);
 
-    inngest_server_opts sopts = {.host = args.host, .port = args.port, .serve_path = args.path};
+    struct host_routes routes = {.app = app};
+    inngest_server_opts sopts = {.host = args.host,
+                                 .port = args.port,
+                                 .serve_path = args.path,
+                                 .on_request = host_on_request};
     srv = inngest_server_create(app, &sopts, &err);
-    if (!srv || inngest_server_start(srv, &err) != INNGEST_OK) {
+    if (srv && host_routes_add(srv, &routes) != INNGEST_OK)
+        inngest_error_set(&err, INNGEST_ENOMEM, "cannot add the routes");
+    if (!srv || err.code || inngest_server_start(srv, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot start the server: %s", err.message);
         goto out;
     }

@@ -123,8 +123,13 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK && !(rc.aborted && cc == CURLE_WRITE_ERROR)) {
         int code = cc == CURLE_OPERATION_TIMEDOUT ? INNGEST_ETIMEOUT : INNGEST_EHTTP;
-        ret = inngest_error_set(err, code, "%s %s: %s", req->method ? req->method : "GET",
-                                req->url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        /* Only the origin: paths may carry secrets (the event key is one). */
+        const char *host = strstr(req->url, "://");
+        int origin_len = (int)(host ? strcspn(host + 3, "/?#") + (size_t)(host + 3 - req->url)
+                                    : strlen(req->url));
+        ret = inngest_error_set(err, code, "%s %.*s: %s", req->method ? req->method : "GET",
+                                origin_len, req->url,
+                                errbuf[0] ? errbuf : curl_easy_strerror(cc));
         goto cleanup;
     }
     long status = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <civetweb.h>
 
@@ -35,6 +36,8 @@ struct inngest_server {
     int bound_port;
     size_t max_body;
     int threads;
+    void (*on_request)(void *user, const inngest_http_request *req, int status, double seconds);
+    void *on_request_user;
     struct route routes[MAX_ROUTES];
     size_t nroutes;
 };
@@ -43,7 +46,14 @@ struct inngest_stream {
     struct mg_connection *conn;
     int begun;
     int broken;
+    int status;
 };
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 int ing_civetweb_global_init(void) {
     mg_init_library(0);
@@ -70,6 +80,8 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
     srv->bound_port = -1;
     srv->max_body = o->max_body_bytes ? o->max_body_bytes : 16u * 1024u * 1024u;
     srv->threads = o->num_threads > 0 ? o->num_threads : 16;
+    srv->on_request = o->on_request;
+    srv->on_request_user = o->on_request_user;
     if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
         o->port > 65535 || strpbrk(srv->host, ", ")) {
         inngest_error_set(err, INNGEST_EINVAL, "invalid server options (host, port or path)");
@@ -156,6 +168,8 @@ static int read_body(struct mg_connection *conn, long long content_length, size_
 static int on_request(struct mg_connection *conn, void *cbdata) {
     inngest_server *srv = cbdata;
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    double t0 = mono_s();
+    int status = 500;
     inngest_header headers[64];
     size_t nh = 0;
     struct ing_buf target, body;
@@ -168,52 +182,58 @@ static int on_request(struct mg_connection *conn, void *cbdata) {
         nh++;
     }
     const char *path = ri->local_uri_raw ? ri->local_uri_raw : ri->local_uri;
+    inngest_http_request req = {.method = ri->request_method,
+                                .headers = headers,
+                                .header_count = nh,
+                                .is_tls = ri->is_ssl};
     if (ing_buf_appends(&target, path) ||
         (ri->query_string && (ing_buf_append(&target, "?", 1) ||
                               ing_buf_appends(&target, ri->query_string)))) {
-        write_simple(conn, 414, "{\"message\":\"request target too long\"}");
+        req.url = path;
+        write_simple(conn, status = 414, "{\"message\":\"request target too long\"}");
         goto done;
     }
+    req.url = target.data;
     int rc = read_body(conn, ri->content_length, srv->max_body, &body);
     if (rc == INNGEST_ETOOBIG) {
         char msg[128];
         snprintf(msg, sizeof(msg), "{\"message\":\"request body exceeds the limit of %zu bytes\"}",
                  srv->max_body);
-        write_simple(conn, 413, msg);
+        write_simple(conn, status = 413, msg);
         goto done;
     }
     if (rc) {
-        write_simple(conn, 400, "{\"message\":\"could not read the request body\"}");
+        write_simple(conn, status = 400, "{\"message\":\"could not read the request body\"}");
         goto done;
     }
+    req.body = body.data;
+    req.body_len = body.len;
 
-    inngest_http_request req = {.method = ri->request_method,
-                                .url = target.data,
-                                .headers = headers,
-                                .header_count = nh,
-                                .body = body.data,
-                                .body_len = body.len,
-                                .is_tls = ri->is_ssl};
     inngest_http_response res = {0};
     if (strcmp(path, srv->serve_path) == 0) {
         inngest_app_handle(srv->app, &req, &res);
         write_response(conn, &res);
+        status = res.status;
     } else {
         const struct route *r = find_route(srv, path);
         struct inngest_stream stream = {.conn = conn};
         if (!r) {
-            write_simple(conn, 404, "{\"message\":\"not found\"}");
+            write_simple(conn, status = 404, "{\"message\":\"not found\"}");
         } else if (r->fn(r->user, &req, &res, &stream) != INNGEST_OK && !stream.begun) {
-            write_simple(conn, 500, "{\"message\":\"internal error\"}");
+            write_simple(conn, status = 500, "{\"message\":\"internal error\"}");
         } else if (stream.begun) {
             if (!stream.broken)
                 mg_send_chunk(conn, "", 0); /* end of the chunked body */
+            status = stream.status;
         } else {
             write_response(conn, &res);
+            status = res.status;
         }
     }
     inngest_http_response_cleanup(&res);
 done:
+    if (srv->on_request)
+        srv->on_request(srv->on_request_user, &req, status, mono_s() - t0);
     ing_buf_cleanup(&target);
     ing_buf_cleanup(&body);
     return 1; /* handled */
@@ -284,6 +304,7 @@ int inngest_stream_begin(inngest_stream *stream, int status, const inngest_heade
     mg_response_header_add(stream->conn, "Transfer-Encoding", "chunked", -1);
     mg_response_header_send(stream->conn);
     stream->begun = 1;
+    stream->status = status;
     return INNGEST_OK;
 }
 

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host routes: the chat page, the Inngest-mode chat API, health and metrics.
+ *
+ * Inngest mode: POST /api/chat/inngest sends a chat/message event; the browser then
+ * follows the run on GET /api/chat/inngest/stream (Server-Sent Events pushed as soon as
+ * the run's status changes), or asks GET /api/chat/inngest/poll. Both read Inngest's REST
+ * API with a cache-busting parameter, because the dev server caches those answers.
+ */
+#include "fmacros.h"
+
+#include "host/routes.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "host/log.h"
+#include "host/metrics.h"
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static int reply_json(inngest_http_response *res, int status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return INNGEST_ENOMEM;
+    res->status = status;
+    int rc = inngest_http_response_add_header(res, "Content-Type", "application/json");
+    if (!rc)
+        rc = inngest_http_response_add_header(res, "Cache-Control", "no-store");
+    free(res->body);
+    res->body = text;
+    res->body_len = strlen(text);
+    return rc;
+}
+
+static int reply_error(inngest_http_response *res, int status, const char *msg) {
+    return reply_json(res, status, json_pack("{s:s}", "error", msg));
+}
+
+static int method_is(const inngest_http_request *req, const char *m) {
+    return req->method && !strcmp(req->method, m);
+}
+
+/* Copies query parameter `name` (percent-decoded) into out; 1 when present. */
+static int query_param(const inngest_http_request *req, const char *name, char *out, size_t n) {
+    const char *q = strchr(req->url, '?');
+    size_t nl = strlen(name);
+    for (q = q ? q + 1 : NULL; q && *q;) {
+        const char *end = strchr(q, '&');
+        size_t seg = end ? (size_t)(end - q) : strlen(q);
+        if (seg > nl && !strncmp(q, name, nl) && q[nl] == '=') {
+            size_t o = 0;
+            for (const char *p = q + nl + 1; p < q + seg && o + 1 < n; p++) {
+                if (*p == '%' && p + 2 < q + seg && isxdigit((unsigned char)p[1]) &&
+                    isxdigit((unsigned char)p[2])) {
+                    char hex[3] = {p[1], p[2], 0};
+                    out[o++] = (char)strtol(hex, NULL, 16);
+                    p += 2;
+                } else {
+                    out[o++] = *p == '+' ? ' ' : *p;
+                }
+            }
+            out[o] = '\0';
+            return 1;
+        }
+        q = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Event ids are ULIDs: letters and digits only, which keeps them safe in URLs. */
+static int valid_event_id(const char *id) {
+    size_t n = strlen(id);
+    if (n == 0 || n > 64)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!isalnum((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A clear message for "Inngest is not answering", with how to start the dev server. */
+static void unreachable_message(const inngest_app *app, const inngest_error *err, char *out,
+                                size_t n) {
+    snprintf(out, n,
+             "cannot reach the Inngest server at %s (%s). Is the dev server running? Start it "
+             "with: npx inngest-cli@latest dev",
+             inngest_app_api_base_url(app), err->message);
+}
+
+/* ---- health, metrics, page ----------------------------------------------------------------- */
+
+static int route_healthz(void *user, const inngest_http_request *req, inngest_http_response *res,
+                         inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    return reply_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version",
+                                          INNGEST_VERSION));
+}
+
+static int route_metrics(void *user, const inngest_http_request *req, inngest_http_response *res,
+                         inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    size_t len;
+    char *text = metrics_render(&len);
+    if (!text)
+        return INNGEST_ENOMEM;
+    res->status = 200;
+    res->body = text;
+    res->body_len = len;
+    return inngest_http_response_add_header(res, "Content-Type",
+                                            "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static int route_page(void *user, const inngest_http_request *req, inngest_http_response *res,
+                      inngest_stream *stream) {
+    (void)user;
+    (void)stream;
+    const char *path = req->url;
+    if (strcmp(path, "/") && strncmp(path, "/?", 2) && strcmp(path, "/index.html"))
+        return reply_error(res, 404, "not found");
+    res->status = 200;
+    int rc = inngest_http_response_add_header(res, "Content-Type", "text/html; charset=utf-8");
+    return rc ? rc : inngest_http_response_set_body(res, host_page_html, strlen(host_page_html));
+}
+
+/* ---- Inngest mode: send ---------------------------------------------------------------------- */
+
+/* Checks the seed's chat/message contract: a non-empty messages array of {role, content}. */
+static const char *check_chat_body(json_t *body) {
+    json_t *msgs = json_object_get(body, "messages");
+    if (!json_is_object(body))
+        return "the body must be a JSON object";
+    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+        return "\"messages\" must be a non-empty array";
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        if (!json_is_string(json_object_get(m, "role")) ||
+            !json_is_string(json_object_get(m, "content")))
+            return "each message needs string \"role\" and \"content\"";
+    }
+    json_t *sid = json_object_get(body, "sessionId");
+    if (sid && !json_is_string(sid))
+        return "\"sessionId\" must be a string";
+    return NULL;
+}
+
+static int route_chat_inngest(void *user, const inngest_http_request *req,
+                              inngest_http_response *res, inngest_stream *stream) {
+    struct host_routes *r = user;
+    (void)stream;
+    if (!method_is(req, "POST"))
+        return reply_error(res, 405, "use POST");
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+    const char *why = body ? check_chat_body(body) : "the body is not valid JSON";
+    if (why) {
+        json_decref(body);
+        metrics_add("inngest_host_chat_requests_total", "mode=\"inngest\",outcome=\"bad_request\"",
+                    1);
+        return reply_error(res, 400, why);
+    }
+    if (!json_object_get(body, "sessionId")) {
+        char sid[40];
+        snprintf(sid, sizeof(sid), "session-%lx%04x", (unsigned long)time(NULL),
+                 (unsigned)(rand() & 0xffff));
+        json_object_set_new(body, "sessionId", json_string(sid));
+    }
+    json_t *event = json_pack("{s:s,s:O}", "name", "chat/message", "data", body), *ids = NULL;
+    inngest_error err;
+    inngest_error_clear(&err);
+    int rc = inngest_app_send_events(r->app, event, &ids, &err);
+    json_decref(event);
+    if (rc != INNGEST_OK) {
+        json_decref(body);
+        metrics_add("inngest_host_events_sent_total", "outcome=\"error\"", 1);
+        char msg[768];
+        if (rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
+            unreachable_message(r->app, &err, msg, sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "sending the event failed: %s", err.message);
+        return reply_error(res, 502, msg);
+    }
+    metrics_add("inngest_host_events_sent_total", "outcome=\"ok\"", 1);
+    metrics_add("inngest_host_chat_requests_total", "mode=\"inngest\",outcome=\"accepted\"", 1);
+    json_t *out = json_pack("{s:O,s:O}", "eventId", json_array_get(ids, 0), "sessionId",
+                            json_object_get(body, "sessionId"));
+    json_decref(ids);
+    json_decref(body);
+    return reply_json(res, 202, out);
+}
+
+/* ---- Inngest mode: poll and stream --------------------------------------------------------- */
+
+static int64_t parse_time_ms(const char *s) {
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int ms = 0;
+    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    const char *frac = strchr(s, '.');
+    if (frac)
+        ms = (int)(strtod(frac, NULL) * 1000);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+json_t *host_poll_result(json_t *runs_answer, json_t *run) {
+    json_t *data = json_object_get(runs_answer, "data");
+    json_t *first = json_is_array(data) ? json_array_get(data, 0) : data;
+    if (json_is_object(run) && json_is_object(json_object_get(run, "data")))
+        first = json_object_get(run, "data");
+    const char *status = json_string_value(json_object_get(first, "status"));
+    json_t *out = json_pack("{s:b,s:s,s:n,s:[],s:n,s:n}", "completed", 0, "status",
+                            status ? status : "Pending", "response", "sources", "error",
+                            "runId");
+    if (!out || !first)
+        return out;
+    json_object_set(out, "runId", json_object_get(first, "run_id"));
+    json_t *output = json_object_get(first, "output");
+    if (status && !strcmp(status, "Completed")) {
+        json_object_set_new(out, "completed", json_true());
+        json_t *resp = json_object_get(output, "response");
+        json_object_set(out, "response", resp ? resp : output ? output : json_null());
+        if (json_is_array(json_object_get(output, "sources")))
+            json_object_set(out, "sources", json_object_get(output, "sources"));
+        if (json_object_get(output, "model"))
+            json_object_set(out, "model", json_object_get(output, "model"));
+    } else if (status && (!strcmp(status, "Failed") || !strcmp(status, "Cancelled") ||
+                          !strcmp(status, "Overflowed"))) {
+        json_object_set_new(out, "completed", json_true());
+        json_t *msg = json_object_get(output, "message");
+        if (!json_is_string(msg))
+            msg = json_object_get(json_object_get(output, "error"), "message");
+        char text[600];
+        snprintf(text, sizeof(text), "the run %s%s%s", !strcmp(status, "Cancelled") ? "was cancelled" : "failed",
+                 json_is_string(msg) ? ": " : "", json_is_string(msg) ? json_string_value(msg) : "");
+        json_object_set_new(out, "error", json_string(text));
+    }
+    int64_t a = parse_time_ms(json_string_value(json_object_get(first, "run_started_at")));
+    int64_t b = parse_time_ms(json_string_value(json_object_get(first, "ended_at")));
+    if (a > 0 && b >= a)
+        json_object_set_new(out, "durationMs", json_integer(b - a));
+    return out;
+}
+
+/* One look at the run(s) of an event. Returns the poll body, or NULL with `err` set. */
+static json_t *poll_once(inngest_app *app, const char *event_id, unsigned long nonce,
+                         inngest_error *err) {
+    char path[256];
+    json_t *runs = NULL, *run = NULL;
+    snprintf(path, sizeof(path), "/v1/events/%s/runs?t=%lu", event_id, nonce);
+    if (inngest_app_api_get(app, path, &runs, err) != INNGEST_OK)
+        return NULL;
+    json_t *first = json_array_get(json_object_get(runs, "data"), 0);
+    const char *status = json_string_value(json_object_get(first, "status"));
+    const char *run_id = json_string_value(json_object_get(first, "run_id"));
+    /* The listing may omit the output; the run itself has it. */
+    if (status && run_id && strcmp(status, "Running") && strcmp(status, "Scheduled") &&
+        !json_object_get(first, "output") && valid_event_id(run_id)) {
+        snprintf(path, sizeof(path), "/v1/runs/%s?t=%lu", run_id, nonce);
+        inngest_error ignored;
+        if (inngest_app_api_get(app, path, &run, &ignored) != INNGEST_OK)
+            run = NULL;
+    }
+    json_t *out = host_poll_result(runs, run);
+    json_decref(runs);
+    json_decref(run);
+    return out;
+}
+
+static void record_latency(json_t *result) {
+    json_t *d = json_object_get(result, "durationMs");
+    if (json_is_integer(d))
+        metrics_observe("inngest_host_chat_latency_seconds", "mode=\"inngest\"",
+                        (double)json_integer_value(d) / 1000.0);
+    metrics_add("inngest_host_chat_requests_total",
+                json_is_null(json_object_get(result, "error"))
+                    ? "mode=\"inngest\",outcome=\"completed\""
+                    : "mode=\"inngest\",outcome=\"failed\"",
+                1);
+}
+
+static unsigned long next_nonce(void) {
+    static unsigned long counter;
+    return __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) ^ (unsigned long)time(NULL) << 20;
+}
+
+static int route_poll(void *user, const inngest_http_request *req, inngest_http_response *res,
+                      inngest_stream *stream) {
+    struct host_routes *r = user;
+    (void)stream;
+    char id[80];
+    if (!query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+        return reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+    inngest_error err;
+    inngest_error_clear(&err);
+    json_t *out = poll_once(r->app, id, next_nonce(), &err);
+    if (!out) {
+        char msg[768];
+        if (err.code == INNGEST_EHTTP || err.code == INNGEST_ETIMEOUT)
+            unreachable_message(r->app, &err, msg, sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "asking Inngest about the run failed: %s", err.message);
+        return reply_error(res, 502, msg);
+    }
+    if (json_is_true(json_object_get(out, "completed")))
+        record_latency(out);
+    return reply_json(res, 200, out);
+}
+
+static int sse_send(inngest_stream *s, const char *event, json_t *data) {
+    char *text = json_dumps(data, JSON_COMPACT);
+    if (!text)
+        return INNGEST_ENOMEM;
+    char head[64];
+    int n = snprintf(head, sizeof(head), "event: %s\ndata: ", event);
+    int rc = inngest_stream_write(s, head, (size_t)n);
+    if (!rc)
+        rc = inngest_stream_write(s, text, strlen(text));
+    if (!rc)
+        rc = inngest_stream_write(s, "\n\n", 2);
+    free(text);
+    return rc;
+}
+
+static int route_stream(void *user, const inngest_http_request *req, inngest_http_response *res,
+                        inngest_stream *stream) {
+    struct host_routes *r = user;
+    char id[80];
+    if (!query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+        return reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+    static const inngest_header h[] = {{"Content-Type", "text/event-stream"},
+                                       {"Cache-Control", "no-store"},
+                                       {"X-Accel-Buffering", "no"}};
+    int rc = inngest_stream_begin(stream, 200, h, sizeof(h) / sizeof(h[0]));
+    if (rc)
+        return rc;
+    int interval = r->poll_interval_ms > 0 ? r->poll_interval_ms : 300;
+    double deadline = mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
+    double last_write = mono_s();
+    char last_status[32] = "";
+    rc = inngest_stream_write(stream, ": following the run\n\n", 21);
+    while (!rc) {
+        inngest_error err;
+        inngest_error_clear(&err);
+        json_t *out = poll_once(r->app, id, next_nonce(), &err);
+        if (!out) {
+            char msg[768];
+            unreachable_message(r->app, &err, msg, sizeof(msg));
+            json_t *e = json_pack("{s:s}", "error", msg);
+            sse_send(stream, "error", e);
+            json_decref(e);
+            break;
+        }
+        const char *status = json_string_value(json_object_get(out, "status"));
+        int done = json_is_true(json_object_get(out, "completed"));
+        if (done) {
+            record_latency(out);
+            rc = sse_send(stream, "result", out);
+            json_decref(out);
+            break;
+        }
+        if (status && strcmp(status, last_status) != 0) {
+            snprintf(last_status, sizeof(last_status), "%s", status);
+            rc = sse_send(stream, "status", out);
+            last_write = mono_s();
+        } else if (mono_s() - last_write > 15) {
+            rc = inngest_stream_write(stream, ": keep-alive\n\n", 14); /* also detects a gone client */
+            last_write = mono_s();
+        }
+        json_decref(out);
+        if (mono_s() > deadline) {
+            json_t *e = json_pack("{s:s}", "error", "gave up waiting for the run to finish");
+            sse_send(stream, "error", e);
+            json_decref(e);
+            break;
+        }
+        struct timespec ts = {interval / 1000, (long)(interval % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return INNGEST_OK;
+}
+
+static int route_unavailable(void *user, const inngest_http_request *req,
+                             inngest_http_response *res, inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    return reply_error(res, 503, "this host was built without the AI module");
+}
+
+int host_routes_add(inngest_server *srv, struct host_routes *r) {
+    int rc = inngest_server_add_route(srv, "/healthz", route_healthz, r);
+    rc = rc ? rc : inngest_server_add_route(srv, "/metrics", route_metrics, r);
+    rc = rc ? rc : inngest_server_add_route(srv, "/api/chat/inngest", route_chat_inngest, r);
+    rc = rc ? rc : inngest_server_add_route(srv, "/api/chat/inngest/poll", route_poll, r);
+    rc = rc ? rc : inngest_server_add_route(srv, "/api/chat/inngest/stream", route_stream, r);
+    rc = rc ? rc
+            : inngest_server_add_route(srv, "/api/chat",
+                                       r->chat_direct ? r->chat_direct : route_unavailable,
+                                       r->chat_direct ? r->chat_direct_user : r);
+    rc = rc ? rc
+            : inngest_server_add_route(srv, "/api/rag/documents",
+                                       r->rag_documents ? r->rag_documents : route_unavailable,
+                                       r->rag_documents ? r->rag_documents_user : r);
+    rc = rc ? rc : inngest_server_add_route(srv, "/", route_page, r);
+    return rc;
+}
+
+/* ---- observation ------------------------------------------------------------------------------ */
+
+/* Bounded route labels: known routes by name, everything else as "other". */
+static const char *route_label(const char *url) {
+    static const char *const known[] = {"/api/inngest",
+                                        "/api/chat/inngest/poll",
+                                        "/api/chat/inngest/stream",
+                                        "/api/chat/inngest",
+                                        "/api/chat",
+                                        "/api/rag/documents",
+                                        "/healthz",
+                                        "/metrics"};
+    size_t n = strcspn(url ? url : "", "?");
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strlen(known[i]) == n && !strncmp(url, known[i], n))
+            return known[i];
+    return n == 1 ? "/" : "other";
+}
+
+void host_on_request(void *user, const inngest_http_request *req, int status, double seconds) {
+    (void)user;
+    const char *route = route_label(req->url);
+    char labels[256], method[16];
+    metrics_escape(req->method ? req->method : "", method, sizeof(method));
+    snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%d\"", route, method,
+             status);
+    metrics_add("inngest_host_http_requests_total", labels, 1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", route);
+    metrics_observe("inngest_host_http_request_duration_seconds", labels, seconds);
+
+    const char *rid = inngest_http_request_header(req, "X-Request-Id");
+    char gen[24];
+    if (!rid) {
+        static unsigned long seq;
+        snprintf(gen, sizeof(gen), "%lx-%lx", (unsigned long)time(NULL),
+                 __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+        rid = gen;
+    }
+    /* The query is left out of the log: it can carry ids but never needs to. */
+    log_json(status >= 500 ? LOG_WARN : LOG_DEBUG, "request",
+             json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", rid, "method",
+                       req->method ? req->method : "", "route", route, "status", status,
+                       "duration_ms", seconds * 1000.0));
+}
+
+void host_observe(void *user, const char *kind, const char *function_slug, int status,
+                  const char *op) {
+    (void)user;
+    char labels[512], fn[256];
+    if (!strcmp(kind, "sync")) {
+        snprintf(labels, sizeof(labels), "status=\"%d\"", status);
+        metrics_add("inngest_host_syncs_total", labels, 1);
+        return;
+    }
+    if (strcmp(kind, "call") != 0 || !function_slug)
+        return;
+    metrics_escape(function_slug, fn, sizeof(fn));
+    const char *what = op ? op : status == 200 ? "RunComplete" : "Error";
+    snprintf(labels, sizeof(labels), "function=\"%s\",op=\"%s\"", fn, what);
+    metrics_add("inngest_host_step_executions_total", labels, 1);
+}
