@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* A program outside the project that uses the installed library. */
+#include <inngest/inngest.h>
+#include <stdio.h>
+
+static int hello(inngest_ctx *ctx, json_t **result) {
+    (void)ctx;
+    *result = json_string("hi");
+    return INNGEST_OK;
+}
+
+int main(void) {
+    inngest_app_opts o = {.app_id = "consumer", .mode = INNGEST_MODE_DEV};
+    inngest_error err;
+    inngest_app *app = inngest_app_create(&o, &err);
+    if (!app)
+        return 1;
+    inngest_function *fn = inngest_function_create("hello", hello, &err);
+    inngest_function_add_event_trigger(fn, "consumer/hello", NULL);
+    inngest_app_add_function(app, fn);
+    inngest_app_freeze(app);
+    inngest_test_opts t = {.function_id = "hello"};
+    inngest_test_result r;
+    int ok = inngest_test_call(app, &t, &r) == INNGEST_OK && r.status == 200 &&
+             json_is_string(r.body);
+    inngest_test_result_cleanup(&r);
+    inngest_app_destroy(app);
+    printf("%s %s\n", INNGEST_SDK_HEADER, ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
+}
