@@ -16,6 +16,7 @@
 #include "core/app.h"
 #include "core/function.h"
 #include "core/http.h"
+#include "core/jcs.h"
 #include "core/proto.h"
 #include "core/sig.h"
 #include "core/step.h"
@@ -108,6 +109,22 @@ static int verify(struct request_state *st, char *why, size_t why_len) {
     int which = -1;
     int rc = ing_sig_verify(hdr, st->req->body, st->req->body_len, now_s(st->app), keys, &which,
                             why, why_len);
+    if (rc != INNGEST_OK && st->req->body_len && hdr) {
+        /* The executor signs the canonical (JCS) form it sends, so the raw bytes normally
+         * verify. A proxy that re-encodes the JSON breaks that; the official SDKs verify
+         * the canonical form of what arrived, so accept that too. */
+        json_t *parsed = json_loadb(st->req->body, st->req->body_len, 0, NULL);
+        size_t clen = 0;
+        char *canon = parsed ? ing_jcs_dump(parsed, &clen) : NULL;
+        json_decref(parsed);
+        if (canon && (clen != st->req->body_len || memcmp(canon, st->req->body, clen) != 0)) {
+            char why2[128];
+            if (ing_sig_verify(hdr, canon, clen, now_s(st->app), keys, &which, why2,
+                               sizeof(why2)) == INNGEST_OK)
+                rc = INNGEST_OK;
+        }
+        free(canon);
+    }
     if (rc == INNGEST_OK)
         st->signing_key = keys[which];
     return rc;

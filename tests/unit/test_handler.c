@@ -701,3 +701,33 @@ TEST_CASE(use_api_fetches_state) {
     inngest_app_destroy(app2);
     inngest_app_destroy(app);
 }
+
+/* A body re-encoded on the way (pretty-printed) still verifies when the signature covers its
+ * canonical form, as with the official SDKs; a signature over other content does not. */
+TEST_CASE(signature_over_canonical_form) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
+    json_t *parsed = testutil_json(CALL_BODY);
+    char *pretty = json_dumps(parsed, JSON_INDENT(2));
+    json_decref(parsed);
+    char sig[ING_SIG_HEADER_MAX];
+    inngest_header h = {"X-Inngest-Signature", sig};
+    inngest_http_response res;
+
+    sign(KEY, CALL_BODY, NOW_S, sig); /* CALL_BODY is already canonical */
+    call(app, "POST", CALL_URL, pretty, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY, pretty, NOW_S, sig); /* the raw bytes as received */
+    call(app, "POST", CALL_URL, pretty, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY, "{\"other\":1}", NOW_S, sig);
+    call(app, "POST", CALL_URL, pretty, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 401);
+    inngest_http_response_cleanup(&res);
+    free(pretty);
+    inngest_app_destroy(app);
+}
