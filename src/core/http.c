@@ -98,7 +98,7 @@ void inngest_transport_destroy(inngest_transport *t) {
         t->destroy(t);
 }
 
-static int hexval(char c) {
+int ing_hexval(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -124,9 +124,9 @@ int ing_query_get(const char *query, const char *name, char *out, size_t out_len
                     c = ' ';
                     v++;
                 } else if (c == '%') {
-                    if (vend - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+                    if (vend - v < 3 || ing_hexval(v[1]) < 0 || ing_hexval(v[2]) < 0)
                         return -1;
-                    c = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    c = (char)(ing_hexval(v[1]) * 16 + ing_hexval(v[2]));
                     v += 3;
                 } else {
                     v++;

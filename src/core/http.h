@@ -13,6 +13,9 @@
  * absent, -1 when the value does not fit or is badly encoded. */
 int ing_query_get(const char *query, const char *name, char *out, size_t out_len);
 
+/* The value of a hex digit, or -1. */
+int ing_hexval(char c);
+
 /* Percent-encodes `s` for use in a query value. Returns malloc'd text or NULL. */
 char *ing_url_encode(const char *s);
 

@@ -86,45 +86,39 @@ static unsigned utf8_next(const unsigned char **p) {
     return c;
 }
 
+/* A cursor over a UTF-8 string that yields UTF-16 code units. */
+struct utf16_cursor {
+    const unsigned char *p, *end;
+    unsigned pending; /* low surrogate still to yield */
+};
+
+/* Returns the next code unit, or -1 at the end. */
+static long utf16_next(struct utf16_cursor *c) {
+    if (c->pending) {
+        unsigned u = c->pending;
+        c->pending = 0;
+        return u;
+    }
+    if (c->p >= c->end)
+        return -1;
+    unsigned cp = utf8_next(&c->p);
+    if (cp < 0x10000)
+        return cp;
+    cp -= 0x10000;
+    c->pending = 0xDC00 + (cp & 0x3FF);
+    return 0xD800 + (cp >> 10);
+}
+
 /* Compares two UTF-8 strings by their UTF-16 code units, as RFC 8785 requires. */
 static int utf16_cmp(const char *a, size_t alen, const char *b, size_t blen) {
-    const unsigned char *pa = (const unsigned char *)a, *ea = pa + alen;
-    const unsigned char *pb = (const unsigned char *)b, *eb = pb + blen;
-    unsigned pend_a = 0, pend_b = 0;
+    struct utf16_cursor ca = {(const unsigned char *)a, (const unsigned char *)a + alen, 0};
+    struct utf16_cursor cb = {(const unsigned char *)b, (const unsigned char *)b + blen, 0};
     for (;;) {
-        unsigned ua, ub;
-        if (pend_a) {
-            ua = pend_a;
-            pend_a = 0;
-        } else if (pa < ea) {
-            unsigned c = utf8_next(&pa);
-            if (c >= 0x10000) {
-                c -= 0x10000;
-                ua = 0xD800 + (c >> 10);
-                pend_a = 0xDC00 + (c & 0x3FF);
-            } else {
-                ua = c;
-            }
-        } else {
-            return pb < eb || pend_b ? -1 : 0;
-        }
-        if (pend_b) {
-            ub = pend_b;
-            pend_b = 0;
-        } else if (pb < eb) {
-            unsigned c = utf8_next(&pb);
-            if (c >= 0x10000) {
-                c -= 0x10000;
-                ub = 0xD800 + (c >> 10);
-                pend_b = 0xDC00 + (c & 0x3FF);
-            } else {
-                ub = c;
-            }
-        } else {
-            return 1;
-        }
+        long ua = utf16_next(&ca), ub = utf16_next(&cb);
         if (ua != ub)
             return ua < ub ? -1 : 1;
+        if (ua < 0)
+            return 0;
     }
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/sha.h>
 
+#include "core/http.h"
 #include "inngest/error.h"
 
 static void to_hex(const unsigned char *in, size_t n, char *out) {
@@ -142,16 +143,6 @@ int ing_sig_verify(const char *header, const void *body, size_t len, int64_t now
     return INNGEST_ESIG;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int ing_sig_hash_key(const char *key, char *out, size_t out_len) {
     size_t pl = ing_sig_prefix_len(key);
     const char *hex = key + pl;
@@ -164,7 +155,7 @@ int ing_sig_hash_key(const char *key, char *out, size_t out_len) {
     /* Decode hex pairs up to the first non-hex character, like Node's Buffer.from(hex). */
     size_t n = 0;
     for (size_t i = 0; i + 1 < hl; i += 2) {
-        int a = hexval(hex[i]), b = hexval(hex[i + 1]);
+        int a = ing_hexval(hex[i]), b = ing_hexval(hex[i + 1]);
         if (a < 0 || b < 0)
             break;
         raw[n++] = (unsigned char)(a * 16 + b);

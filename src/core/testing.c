@@ -17,17 +17,19 @@
 
 #define TEST_RUN_ID "01TESTRUN0000000000000000000"
 
-/* Re-keys a {user step id: value} map by hashed id. Returns a new reference. */
-static json_t *hash_steps(json_t *steps) {
-    json_t *out = json_object();
+/* Re-keys a {user step id: value} map (may be NULL) by hashed id, and lists the hashes as
+ * the run's stack. Returns new references in both. */
+static void hash_steps(json_t *steps, json_t **hashed, json_t **stack) {
     const char *k;
     json_t *v;
+    *hashed = json_object();
+    *stack = json_array();
     json_object_foreach(steps, k, v) {
         char h[41];
         ing_step_hash(k, h);
-        json_object_set(out, h, v);
+        json_object_set(*hashed, h, v);
+        json_array_append_new(*stack, json_string(h));
     }
-    return out;
 }
 
 /* Builds the body the way the Go executor does (JCS-canonical). */
@@ -99,11 +101,8 @@ int inngest_test_call(inngest_app *app, const inngest_test_opts *opts,
                       inngest_test_result *result) {
     if (!app || !opts || !result)
         return INNGEST_EINVAL;
-    json_t *hashed = opts->steps ? hash_steps(opts->steps) : json_object();
-    json_t *stack = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(hashed, k, v) json_array_append_new(stack, json_string(k));
+    json_t *hashed, *stack;
+    hash_steps(opts->steps, &hashed, &stack);
     char target[41];
     if (opts->target_step)
         ing_step_hash(opts->target_step, target);
@@ -146,11 +145,8 @@ int inngest_test_run_to_end(inngest_app *app, const inngest_test_opts *opts,
                             json_t **steps_out) {
     if (!app || !opts || !result)
         return INNGEST_EINVAL;
-    json_t *steps = opts->steps ? hash_steps(opts->steps) : json_object();
-    json_t *stack = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(steps, k, v) json_array_append_new(stack, json_string(k));
+    json_t *steps, *stack;
+    hash_steps(opts->steps, &steps, &stack);
     inngest_test_opts o = *opts;
     int rc = INNGEST_OK;
     json_t *planned = json_array(); /* hashed ids waiting for a targeted call */
