@@ -260,7 +260,7 @@ int inngest_server_start(inngest_server *srv, inngest_error *err) {
     snprintf(threads, sizeof(threads), "%d", srv->threads);
     const char *options[] = {"listening_ports", ports, "num_threads", threads,
                              "request_timeout_ms", "600000", "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", "5000", NULL};
+                             "keep_alive_timeout_ms", "5000", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.log_message = on_log;
