@@ -178,6 +178,7 @@ int main(int argc, char **argv) {
     inngest_app_opts opts = {.mode = args.dev ? INNGEST_MODE_DEV : INNGEST_MODE_FROM_ENV};
     inngest_app *app = inngest_app_create(&opts, &err);
     inngest_server *srv = NULL;
+    struct host_routes routes = {0};
     if (!app) {
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
@@ -189,7 +190,7 @@ int main(int argc, char **argv) {
     inngest_app_set_observer(app, host_observe, NULL);
     inngest_app_freeze(app);
 
-    struct host_routes routes = {.app = app};
+    routes.app = app;
     inngest_server_opts sopts = {.host = args.host,
                                  .port = args.port,
                                  .serve_path = args.path,
@@ -207,9 +208,12 @@ int main(int argc, char **argv) {
     sigwait(&stop, &sig);
     log_msg(LOG_INFO, "received %s, finishing in-flight requests",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    __atomic_store_n(&routes.stopping, 1, __ATOMIC_RELAXED);
     status = 0;
 out:
-    inngest_server_destroy(srv);
+    inngest_server_destroy(srv); /* waits for in-flight requests */
+    if (status == 0)
+        log_msg(LOG_INFO, "stopped");
     inngest_app_destroy(app);
     inngest_global_cleanup();
     return status;

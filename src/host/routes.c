@@ -386,6 +386,12 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
             last_write = mono_s();
         }
         json_decref(out);
+        if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED)) {
+            json_t *e = json_pack("{s:s}", "error", "the host is shutting down; retry shortly");
+            sse_send(stream, "error", e);
+            json_decref(e);
+            break;
+        }
         if (mono_s() > deadline) {
             json_t *e = json_pack("{s:s}", "error", "gave up waiting for the run to finish");
             sse_send(stream, "error", e);

@@ -12,6 +12,7 @@ struct host_routes {
     inngest_app *app;
     int poll_interval_ms;   /* stream route: how often to ask Inngest; default 300 */
     int stream_timeout_ms;  /* stream route: give up after; default 10 minutes */
+    int stopping;           /* set (atomically) on shutdown: open streams end at once */
     /* Optional direct-mode chat handler (POST /api/chat), provided by the AI module. */
     inngest_route_fn chat_direct;
     void *chat_direct_user;
