@@ -26,7 +26,7 @@ typedef struct inngest_server_opts {
     int port;               /* 0 = pick a free port (see inngest_server_port()) */
     const char *serve_path; /* protocol endpoint; NULL = "/api/inngest" */
     size_t max_body_bytes;  /* larger request bodies get 413; 0 = 16 MiB */
-    int num_threads;        /* worker threads; 0 = 16 */
+    int num_threads;        /* worker threads; 0 = 32 */
     /* Optional: called after every request with its final status and duration, for
      * access logs and metrics. Runs on the worker thread that served the request. */
     void (*on_request)(void *user, const inngest_http_request *req, int status,

@@ -340,12 +340,27 @@ static int sse_send(inngest_stream *s, const char *event, json_t *data) {
     return rc;
 }
 
+static int follow_run(struct host_routes *r, const char *id, inngest_stream *stream);
+
 static int route_stream(void *user, const inngest_http_request *req, inngest_http_response *res,
                         inngest_stream *stream) {
     struct host_routes *r = user;
     char id[80];
     if (!query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
         return reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+    /* Each open stream holds a worker thread; keep enough free for /api/inngest. */
+    int max = r->max_streams > 0 ? r->max_streams : 16;
+    if (__atomic_add_fetch(&r->open_streams, 1, __ATOMIC_RELAXED) > max) {
+        __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
+        return reply_error(res, 503, "too many open result streams; poll instead, or retry");
+    }
+    int rc = follow_run(r, id, stream);
+    __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
+    return rc;
+}
+
+/* Pushes the run's status changes, then its result, as Server-Sent Events. */
+static int follow_run(struct host_routes *r, const char *id, inngest_stream *stream) {
     static const inngest_header h[] = {{"Content-Type", "text/event-stream"},
                                        {"Cache-Control", "no-store"},
                                        {"X-Accel-Buffering", "no"}};

@@ -13,6 +13,9 @@ struct host_routes {
     int poll_interval_ms;   /* stream route: how often to ask Inngest; default 300 */
     int stream_timeout_ms;  /* stream route: give up after; default 10 minutes */
     int stopping;           /* set (atomically) on shutdown: open streams end at once */
+    int max_streams;        /* open result streams at most (each holds a worker thread);
+                               default 16, beyond it the route answers 503 */
+    int open_streams;       /* current count, updated atomically */
     /* Optional direct-mode chat handler (POST /api/chat), provided by the AI module. */
     inngest_route_fn chat_direct;
     void *chat_direct_user;

@@ -79,7 +79,7 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
     srv->port = o->port;
     srv->bound_port = -1;
     srv->max_body = o->max_body_bytes ? o->max_body_bytes : 16u * 1024u * 1024u;
-    srv->threads = o->num_threads > 0 ? o->num_threads : 16;
+    srv->threads = o->num_threads > 0 ? o->num_threads : 32;
     srv->on_request = o->on_request;
     srv->on_request_user = o->on_request_user;
     if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
