@@ -139,12 +139,15 @@ static int entry_cmp(const void *a, const void *b) {
 void inngest_app_freeze(inngest_app *app) {
     if (app->frozen)
         return;
-    qsort(app->entries, app->nentries, sizeof(*app->entries), entry_cmp);
+    if (app->nentries > 1) /* entries is NULL in an app without functions */
+        qsort(app->entries, app->nentries, sizeof(*app->entries), entry_cmp);
     app->frozen = 1;
 }
 
 const struct ing_fn_entry *ing_app_find(const inngest_app *app, const char *slug) {
     struct ing_fn_entry key = {.slug = (char *)slug};
+    if (!app->nentries) /* bsearch's pointer must not be NULL, even for 0 elements */
+        return NULL;
     return bsearch(&key, app->entries, app->nentries, sizeof(key), entry_cmp);
 }
 

@@ -239,7 +239,8 @@ static int put_value(struct ing_buf *b, const json_t *v, int depth) {
                 keys[i].value = val;
                 i++;
             }
-            qsort(keys, n, sizeof(*keys), key_cmp);
+            if (n > 1) /* qsort's pointer must not be NULL, even for 0 elements */
+                qsort(keys, n, sizeof(*keys), key_cmp);
             int rc = ing_buf_append(b, "{", 1);
             for (i = 0; !rc && i < n; i++) {
                 if (i)
