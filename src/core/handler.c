@@ -33,7 +33,8 @@ struct request_state {
     const char *signing_key; /* the key that verified the request, or NULL */
     const char *kind;        /* for the observer */
     const char *slug;
-    const char *first_op;
+    /* A copy, not a pointer into the ops: they are freed before the observer runs. */
+    char first_op[32];
 };
 
 static int64_t now_s(const inngest_app *app) {
@@ -85,15 +86,15 @@ static int respond_message(struct request_state *st, int status, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return respond(st, status, json_pack("{s:s}", "message", msg));
+    return respond(st, status, json_pack("{s:o}", "message", ing_json_text(msg)));
 }
 
 /* {"type":"internal","name":"Error","message":…} as the official SDK answers SDK-side
  * failures. */
 static int respond_internal(struct request_state *st, int status, const char *msg) {
     return respond(st, status,
-                   json_pack("{s:s,s:s,s:s,s:s}", "type", "internal", "name", "Error", "message",
-                             msg, "stack", ""));
+                   json_pack("{s:s,s:s,s:o,s:s}", "type", "internal", "name", "Error", "message",
+                             ing_json_text(msg), "stack", ""));
 }
 
 /* ---- signatures --------------------------------------------------------------------------- */
@@ -132,7 +133,8 @@ static int verify(struct request_state *st, char *why, size_t why_len) {
 
 static int respond_unauthorized(struct request_state *st, const char *why) {
     st->kind = "error";
-    return respond(st, 401, json_pack("{s:s,s:s}", "message", "Unauthorized", "error", why));
+    return respond(st, 401,
+                   json_pack("{s:s,s:o}", "message", "Unauthorized", "error", ing_json_text(why)));
 }
 
 /* Cloud mode cannot verify anything without a key: refuse, and say how to fix it. */
@@ -234,6 +236,12 @@ static char *app_url_from_request(struct request_state *st, const char *path) {
             return NULL;
         snprintf(origin, sizeof(origin), "%s://%s", proto, host);
     }
+    /* The request path goes into the URL as it arrived: refuse bytes that cannot appear in
+     * a URL (raw spaces, controls, non-ASCII), which would also make the register payload
+     * invalid JSON. */
+    for (const unsigned char *q = (const unsigned char *)path; !c->serve_path && *q; q++)
+        if (*q <= 0x20 || *q >= 0x7f)
+            return NULL;
     const char *p = c->serve_path ? c->serve_path : path;
     size_t n = strlen(origin) + strlen(p) + 1;
     char *url = malloc(n);
@@ -310,7 +318,8 @@ static int sync_out_of_band(struct request_state *st, const char *path) {
         return respond(st, 400,
                        json_pack("{s:s,s:b}", "message",
                                  "cannot build the app URL: the Host or X-Forwarded-Proto "
-                                 "header is missing or invalid (or set INNGEST_SERVE_ORIGIN)",
+                                 "header is missing or invalid, or the path holds characters "
+                                 "a URL cannot (or set INNGEST_SERVE_ORIGIN)",
                                  "modified", 0));
     int has_deploy = ing_query_get(st->query, "deployId", deploy_id, sizeof(deploy_id)) == 1;
     char *enc = has_deploy ? ing_url_encode(deploy_id) : NULL;
@@ -339,8 +348,8 @@ static int sync_out_of_band(struct request_state *st, const char *path) {
     free(body);
     if (rc != INNGEST_OK) {
         inngest_http_response_cleanup(&reg);
-        return respond(st, 500,
-                       json_pack("{s:s,s:b}", "message", err.message, "modified", 0));
+        return respond(
+            st, 500, json_pack("{s:o,s:b}", "message", ing_json_text(err.message), "modified", 0));
     }
     json_t *answer = json_loadb(reg.body ? reg.body : "", reg.body_len, 0, NULL);
     if (reg.status < 200 || reg.status > 299) {
@@ -350,7 +359,8 @@ static int sync_out_of_band(struct request_state *st, const char *path) {
         char text[600];
         snprintf(text, sizeof(text), "registering with %s failed (HTTP %d): %s",
                  app->cfg.api_base_url, reg.status, msg ? msg : "no error message");
-        rc = respond(st, 500, json_pack("{s:s,s:b}", "message", text, "modified", 0));
+        rc =
+            respond(st, 500, json_pack("{s:o,s:b}", "message", ing_json_text(text), "modified", 0));
     } else {
         int modified = json_is_true(json_object_get(answer, "modified"));
         rc = respond(st, 200,
@@ -374,6 +384,13 @@ static int handle_put(struct request_state *st, const char *path) {
 }
 
 /* ---- calls -------------------------------------------------------------------------------- */
+
+/* Whether `s` is valid UTF-8 (jansson refuses to build a string from anything else). */
+static int utf8_ok(const char *s) {
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
 
 static int set_no_retry(struct request_state *st, int no_retry) {
     return inngest_http_response_set_header(st->res, "X-Inngest-No-Retry",
@@ -411,7 +428,7 @@ static int respond_step_not_found(struct request_state *st, struct inngest_ctx *
     int rc = set_no_retry(st, 0);
     return rc ? rc
               : respond(st, 500,
-                        json_pack("{s:s,s:s,s:O,s:I}", "error", msg, "requestedStep",
+                        json_pack("{s:o,s:s,s:O,s:I}", "error", ing_json_text(msg), "requestedStep",
                                   ctx->target, "foundSteps", ctx->found_list, "totalFoundSteps",
                                   (json_int_t)json_array_size(ctx->found_list)));
 }
@@ -422,7 +439,8 @@ static int finish_call(struct request_state *st, struct inngest_ctx *ctx, int hr
     if (json_array_size(ctx->ops) > 0) {
         /* Ops win: a step ran or must be scheduled, whatever the handler returned. */
         json_decref(result);
-        st->first_op = json_string_value(json_object_get(json_array_get(ctx->ops, 0), "op"));
+        const char *op = json_string_value(json_object_get(json_array_get(ctx->ops, 0), "op"));
+        snprintf(st->first_op, sizeof(st->first_op), "%s", op ? op : "");
         int rc = INNGEST_OK;
         if (ctx->ops_no_retry >= 0)
             rc = set_no_retry(st, ctx->ops_no_retry);
@@ -518,6 +536,8 @@ static int handle_post(struct request_state *st) {
         return respond_unauthorized(st, why);
 
     int has_fn = ing_query_get(st->query, "fnId", slug, sizeof(slug));
+    if (has_fn == 1 && !utf8_ok(slug))
+        has_fn = -1; /* it is echoed in JSON answers, which must be valid UTF-8 */
     if (has_fn != 1)
         return respond_internal(st, 500,
                                 has_fn == 0 ? "No function ID found in request (fnId)"
@@ -541,6 +561,8 @@ static int handle_post(struct request_state *st) {
             has_step = 1;
         }
     }
+    if (has_step == 1 && !utf8_ok(step_id))
+        has_step = -1;
     if (has_step < 0)
         return respond_internal(st, 500, "the stepId query parameter is malformed");
     if (has_step == 1 && step_id[0] && strcmp(step_id, "step") != 0)
@@ -553,8 +575,8 @@ static int handle_post(struct request_state *st) {
         int rc = set_no_retry(st, 0);
         return rc ? rc
                   : respond(st, 400,
-                            json_pack("{s:s,s:s,s:s}", "name", "Error", "message", err.message,
-                                      "stack", ""));
+                            json_pack("{s:s,s:o,s:s}", "name", "Error", "message",
+                                      ing_json_text(err.message), "stack", ""));
     }
     int rc;
     if (call.use_api) {
@@ -622,6 +644,7 @@ int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
         st.kind = "error";
     }
     if (app->observer)
-        app->observer(app->observer_user, st.kind, st.slug, res->status, st.first_op);
+        app->observer(app->observer_user, st.kind, st.slug, res->status,
+                      st.first_op[0] ? st.first_op : NULL);
     return rc;
 }

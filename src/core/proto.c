@@ -101,9 +101,59 @@ int ing_call_parse(const char *body, size_t len, struct ing_call *call, inngest_
     return INNGEST_OK;
 }
 
+/* Length of the valid UTF-8 sequence at `p` (1..4), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p) {
+    unsigned c = p[0];
+    size_t n = c < 0x80                   ? 1
+               : (c >= 0xC2 && c <= 0xDF) ? 2
+               : (c & 0xF0) == 0xE0       ? 3
+               : (c >= 0xF0 && c <= 0xF4) ? 4
+                                          : 0;
+    if (n <= 1)
+        return n;
+    unsigned cp = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+json_t *ing_json_text(const char *s) {
+    json_t *j = json_string(s ? s : "");
+    if (j)
+        return j;
+    size_t len = strlen(s);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (n == 0) {
+            copy[o++] = '?';
+            p++;
+        } else {
+            memcpy(copy + o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    copy[o] = '\0';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 json_t *ing_error_json(const char *name, const char *message, const char *stack) {
-    return json_pack("{s:s,s:s,s:s}", "name", name && *name ? name : "Error", "message",
-                     message ? message : "", "stack", stack ? stack : "");
+    return json_pack("{s:o,s:o,s:o}", "name", ing_json_text(name && *name ? name : "Error"),
+                     "message", ing_json_text(message ? message : ""), "stack",
+                     ing_json_text(stack ? stack : ""));
 }
 
 json_t *ing_memo_unwrap(json_t *saved, int *is_error) {

@@ -32,7 +32,13 @@ struct ing_call {
 int ing_call_parse(const char *body, size_t len, struct ing_call *call, inngest_error *err);
 void ing_call_cleanup(struct ing_call *call);
 
-/* A serialized error {name, message, stack}. Returns a new reference. */
+/* A JSON string from text that may not be valid UTF-8 (a message cut short by a fixed
+ * buffer, bytes quoted from a request): each byte that does not start a valid sequence
+ * becomes '?'. Returns a new reference, NULL only when memory runs out. */
+json_t *ing_json_text(const char *s);
+
+/* A serialized error {name, message, stack}; the strings go through ing_json_text().
+ * Returns a new reference. */
 json_t *ing_error_json(const char *name, const char *message, const char *stack);
 
 /* How a saved step value reads: {"data":x} -> x, {"error":e} -> e (is_error = 1),

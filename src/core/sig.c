@@ -4,6 +4,7 @@
 
 #include "core/sig.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +45,30 @@ size_t ing_sig_prefix_len(const char *key) {
     return (size_t)(q + 1 - key);
 }
 
+/* Fetching an algorithm by name takes a lock and a lookup on every call; signature checks
+ * and step-id hashes are on every request, so each is fetched once per process. Racing
+ * first callers may each fetch one; the losers free theirs. */
+static EVP_MAC *hmac_mac(void) {
+    static EVP_MAC *_Atomic mac;
+    EVP_MAC *m = atomic_load_explicit(&mac, memory_order_acquire);
+    if (m)
+        return m;
+    EVP_MAC *fresh = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!fresh)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&mac, &m, fresh)) {
+        EVP_MAC_free(fresh);
+        return m;
+    }
+    return fresh;
+}
+
 int ing_sig_compute(const char *key, const void *body, size_t len, int64_t t, char out[65]) {
     const char *k = key + ing_sig_prefix_len(key);
     char ts[24];
     int tl = snprintf(ts, sizeof(ts), "%lld", (long long)t);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC *m = hmac_mac();
     EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
                            OSSL_PARAM_construct_end()};
@@ -59,7 +78,6 @@ int ing_sig_compute(const char *key, const void *body, size_t len, int64_t t, ch
     size_t outl = 0;
     ok = ok && EVP_MAC_final(c, mac, &outl, sizeof(mac));
     EVP_MAC_CTX_free(c);
-    EVP_MAC_free(m);
     if (!ok || outl != 32)
         return INNGEST_EINTERNAL;
     to_hex(mac, 32, out);
@@ -172,10 +190,30 @@ void ing_sha256_hex(const void *data, size_t len, char out[65]) {
     to_hex(d, sizeof(d), out);
 }
 
+/* SHA1() looks the algorithm up by name on every call (EVP_Q_digest), a third of the cost
+ * of hashing a step id; fetch it once instead (see hmac_mac()). */
+static EVP_MD *sha1_md(void) {
+    static EVP_MD *_Atomic md;
+    EVP_MD *m = atomic_load_explicit(&md, memory_order_acquire);
+    if (m)
+        return m;
+    EVP_MD *fresh = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (!fresh)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&md, &m, fresh)) {
+        EVP_MD_free(fresh);
+        return m;
+    }
+    return fresh;
+}
+
 void ing_sha1_hex(const void *data, size_t len, char out[41]) {
-    unsigned char d[SHA_DIGEST_LENGTH];
-    SHA1(data ? data : (const void *)"", len, d);
-    to_hex(d, sizeof(d), out);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    const void *p = data ? data : (const void *)"";
+    EVP_MD *md = sha1_md();
+    if (!md || !EVP_Digest(p, len, d, NULL, md, NULL))
+        SHA1(p, len, d);
+    to_hex(d, SHA_DIGEST_LENGTH, out);
 }
 
 int ing_random_bytes(void *buf, size_t len) {

@@ -285,46 +285,40 @@ static int immediate_allowed(const struct inngest_ctx *ctx) {
     return !ctx->call->disable_immediate_execution && !ctx->target;
 }
 
-/*
- * The common path of every step: resolves its id, returns its saved result when there is
- * one, and otherwise runs, reports or parks it. Steals `op` (the op as it would be
- * reported; for run-kind steps a StepPlanned).
- */
-static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind, json_t *op,
-                inngest_step_fn fn, void *arg, json_t **out) {
+/* A step call's resolved identity, from step_begin() to step_new(). */
+struct step_site {
     char hash[41];
-    int index, rc;
+    int index; /* repeat index: "id:index" was hashed when > 0 */
+};
+
+/* step_begin(): the step has no saved result; build its op and call step_new(). */
+#define STEP_NEW 1000
+
+/*
+ * The first half of every step: refuses nested steps, resolves the id, and returns the
+ * saved result when there is one (INNGEST_OK or INNGEST_ESTEP with *out set). Returns
+ * STEP_NEW for a new step, which the caller finishes with step_new(); building the op only
+ * then keeps replays of long runs from building an op per saved step.
+ */
+static int step_begin(struct inngest_ctx *ctx, const char *id, struct step_site *site,
+                      json_t **out) {
+    int rc;
     if (out)
         *out = NULL;
-    if (!op)
-        return INNGEST_ENOMEM;
-    if (ctx->in_step) {
-        json_decref(op);
+    if (ctx->in_step)
         return engine_fail(ctx, INNGEST_EINVAL, "step \"%s\" was called inside another step",
                            id);
-    }
-    if (ctx->stopped) {
-        json_decref(op);
+    if (ctx->stopped)
         return INNGEST_STEP_PENDING;
-    }
-    if ((rc = resolve_id(ctx, id, hash, &index))) {
-        json_decref(op);
+    if ((rc = resolve_id(ctx, id, site->hash, &site->index)))
         return rc;
-    }
-    if (json_object_set_new(op, "id", json_string(hash)) ||
-        (index > 0 && json_object_set_new(json_object_get(op, "userland"), "index",
-                                          json_integer(index)))) {
-        json_decref(op);
-        return INNGEST_ENOMEM;
-    }
     ctx->steps_seen++;
 
-    json_t *saved = json_object_get(ctx->call->steps, hash);
+    json_t *saved = json_object_get(ctx->call->steps, site->hash);
     if (saved) {
         int is_error;
         json_t *v = ing_memo_unwrap(saved, &is_error);
         if (v) {
-            json_decref(op);
             if (out)
                 *out = v;
             if (is_error) {
@@ -333,6 +327,25 @@ static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind
             }
             return INNGEST_OK;
         }
+    }
+    return STEP_NEW;
+}
+
+/*
+ * The second half, for a step without a saved result: runs, reports or parks it. Steals
+ * `op` (the op as it would be reported; for run-kind steps a StepPlanned).
+ */
+static int step_new(struct inngest_ctx *ctx, const char *id, const struct step_site *site,
+                    enum ing_step_kind kind, json_t *op, inngest_step_fn fn, void *arg) {
+    const char *hash = site->hash;
+    int rc;
+    if (!op)
+        return INNGEST_ENOMEM;
+    if (json_object_set_new(op, "id", json_string(hash)) ||
+        (site->index > 0 && json_object_set_new(json_object_get(op, "userland"), "index",
+                                                json_integer(site->index)))) {
+        json_decref(op);
+        return INNGEST_ENOMEM;
     }
 
     /* A new step. */
@@ -349,7 +362,7 @@ static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind
         return INNGEST_ENOMEM;
     }
     struct ing_found f = {.kind = kind, .op = op, .fn = fn, .arg = arg};
-    memcpy(f.hash, hash, sizeof(hash));
+    memcpy(f.hash, hash, sizeof(f.hash));
 
     if (ctx->target) {
         if (strcmp(ctx->target, hash) != 0) {
@@ -380,6 +393,20 @@ static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind
     return rc;
 }
 
+/* Both halves, for steps whose op is built before the call. Steals `op`. */
+static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind, json_t *op,
+                inngest_step_fn fn, void *arg, json_t **out) {
+    struct step_site site;
+    if (out)
+        *out = NULL;
+    int rc = op ? step_begin(ctx, id, &site, out) : INNGEST_ENOMEM;
+    if (rc != STEP_NEW) {
+        json_decref(op);
+        return rc;
+    }
+    return step_new(ctx, id, &site, kind, op, fn, arg);
+}
+
 void inngest_parallel_begin(inngest_ctx *ctx) {
     ctx->in_group = 1;
     clear_found(ctx);
@@ -408,8 +435,12 @@ int inngest_step_run_named(inngest_ctx *ctx, const char *id, const char *name, i
                            void *arg, json_t **out) {
     if (!id || !*id || !fn)
         return engine_fail(ctx, INNGEST_EINVAL, "inngest_step_run needs an id and a callback");
+    struct step_site site;
+    int rc = step_begin(ctx, id, &site, out);
+    if (rc != STEP_NEW)
+        return rc;
     json_t *op = op_new("", "StepPlanned", id, NULL, name && *name ? name : id, id, 0);
-    return step(ctx, id, ING_KIND_RUN, op, fn, arg, out);
+    return step_new(ctx, id, &site, ING_KIND_RUN, op, fn, arg);
 }
 
 int inngest_step_run(inngest_ctx *ctx, const char *id, inngest_step_fn fn, void *arg,
@@ -418,8 +449,12 @@ int inngest_step_run(inngest_ctx *ctx, const char *id, inngest_step_fn fn, void 
 }
 
 static int sleep_op(inngest_ctx *ctx, const char *id, const char *when) {
+    struct step_site site;
+    int rc = step_begin(ctx, id, &site, NULL);
+    if (rc != STEP_NEW)
+        return rc;
     json_t *op = op_new("", "Sleep", when, json_pack("{s:s}", "duration", when), id, id, 0);
-    return step(ctx, id, ING_KIND_SLEEP, op, NULL, NULL, NULL);
+    return step_new(ctx, id, &site, ING_KIND_SLEEP, op, NULL, NULL);
 }
 
 int inngest_step_sleep(inngest_ctx *ctx, const char *id, const char *duration) {
