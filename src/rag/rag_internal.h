@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the RAG half of inngest_ai: the int8 vector index held in memory, its scan
+ * kernels, reciprocal rank fusion and the keyword-query builder. Pure and socket-free;
+ * the store (store.c) adds SQLite persistence and locking around them.
+ */
+#ifndef ING_RAG_INTERNAL_H
+#define ING_RAG_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- kernels ---------------------------------------------------------------------------- */
+
+/*
+ * Scores `count` int8 vectors laid out `stride` bytes apart (stride is a multiple of 64,
+ * zero-padded) against the query: out[i] = sum_j q[j] * codes[i][j]. `qu` is q + 128 as
+ * unsigned bytes and `sums[i]` the sum of vector i's codes; the VNNI kernel, which
+ * multiplies unsigned by signed bytes, needs both (q.c = (q+128).c - 128 * sum(c)).
+ */
+typedef void (*ing_dot_i8_fn)(const int8_t *codes, size_t stride, size_t count, const int8_t *q,
+                              const uint8_t *qu, const int32_t *sums, int32_t *out);
+typedef float (*ing_dot_f32_fn)(const float *a, const float *b, size_t n);
+
+/* The fastest kernels this CPU runs (AVX-512 VNNI, AVX2 or portable C), chosen once.
+ * `name` (optional) receives "avx512vnni", "avx2" or "scalar". INNGEST_RAG_KERNEL=scalar
+ * (or avx2) in the environment forces a slower one, for tests and comparisons. */
+ing_dot_i8_fn ing_kernel_dot_i8(const char **name);
+ing_dot_f32_fn ing_kernel_dot_f32(void);
+/* The portable versions, for tests that compare kernels. */
+void ing_dot_i8_scalar(const int8_t *codes, size_t stride, size_t count, const int8_t *q,
+                       const uint8_t *qu, const int32_t *sums, int32_t *out);
+float ing_dot_f32_scalar(const float *a, const float *b, size_t n);
+
+/* ---- quantisation ----------------------------------------------------------------------- */
+
+/* The padded row length for `dim` int8 codes. */
+size_t ing_stride(int dim);
+
+/* int8 codes with one scale per vector: codes = round(v / scale), scale = max|v| / 127,
+ * so v ~ codes * scale. Writes `stride` bytes (zero padding). Returns the sum of codes. */
+int32_t ing_quantize(const float *v, int dim, size_t stride, int8_t *codes, float *scale);
+
+/* Scales `v` to unit length (no-op for a zero vector). */
+void ing_l2_normalize(float *v, int dim);
+
+/* ---- the in-memory index ---------------------------------------------------------------- */
+
+struct ing_vindex {
+    int dim;
+    size_t stride;
+    size_t n, cap;
+    int8_t *codes;  /* n * stride */
+    float *scales;  /* n */
+    int32_t *sums;  /* n */
+    int64_t *ids;   /* n: chunk ids */
+    int64_t *docs;  /* n: document ids (for source filters) */
+    int64_t *hkeys; /* open-addressing map chunk id -> slot; key 0 = empty */
+    uint32_t *hvals;
+    size_t hcap;
+};
+
+struct ing_cand {
+    int64_t id;
+    float score; /* approximate cosine from the int8 codes */
+};
+
+int ing_vindex_init(struct ing_vindex *ix, int dim);
+void ing_vindex_cleanup(struct ing_vindex *ix);
+int ing_vindex_reserve(struct ing_vindex *ix, size_t n);
+/* Adds a vector given as codes (stride bytes) and scale. Ids must be > 0 and new.
+ * Returns 0, or -1 when memory runs out. */
+int ing_vindex_add_codes(struct ing_vindex *ix, int64_t id, int64_t doc, const int8_t *codes,
+                         float scale);
+int ing_vindex_add(struct ing_vindex *ix, int64_t id, int64_t doc, const float *v);
+/* Removes a vector (the last one moves into its slot). Returns 0, or -1 when absent. */
+int ing_vindex_remove(struct ing_vindex *ix, int64_t id);
+
+/*
+ * The `c` best vectors for the unit query `q` by approximate (int8) cosine, best first,
+ * into `out` (room for c). `docs`, when non-NULL, keeps only vectors whose document id is
+ * in the sorted array docs[0..ndocs). `threads` > 1 splits the scan. Returns the count.
+ */
+size_t ing_vindex_search(const struct ing_vindex *ix, const float *q, size_t c,
+                         const int64_t *docs, size_t ndocs, int threads, struct ing_cand *out);
+
+/* ---- fusion ----------------------------------------------------------------------------- */
+
+/* The usual constant of reciprocal rank fusion (Cormack et al.): score = sum 1/(k + rank). */
+#define ING_RRF_K 60
+
+struct ing_fused {
+    int64_t id;
+    double score;
+    int rank_a, rank_b; /* 1-based rank in each list, 0 when absent */
+};
+
+/* Fuses two ranked id lists (best first). Writes at most `max` results, best first, ties
+ * broken by the better single rank then by id. Returns the count. `out` needs room for
+ * na + nb entries. */
+size_t ing_rrf_fuse(const int64_t *a, size_t na, const int64_t *b, size_t nb, size_t max,
+                    struct ing_fused *out);
+
+/* ---- keyword queries -------------------------------------------------------------------- */
+
+/* Turns free text into an FTS5 query: every word becomes a quoted term (a word with inner
+ * punctuation, like X-Inngest-Signature or INNGEST_EPARSE, a quoted phrase of its parts),
+ * joined with OR; common English stopwords are dropped. Returns a malloc'd string ("" when
+ * nothing is left), or NULL when memory runs out. */
+char *ing_fts_query(const char *text);
+
+/* Non-zero for a common English stopword (lowercase ASCII input). */
+int ing_is_stopword(const char *w, size_t len);
+
+#endif

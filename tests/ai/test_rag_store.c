@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RAG store on disk: add, replace, delete, search in each mode, source filters, the
+ * embedder/dimension guard, staging, reopening, and ingestion of files and folders.
+ */
+#include "fmacros.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <inngest/rag.h>
+
+#include "rag_testlib.h"
+#include "testutil.h"
+
+static const char *docs[][3] = {
+    {"retries.md", "Retries", "# Retries\n\nA failed step is retried with exponential backoff. "
+                              "The default is four retries after the first attempt.\n\nA "
+                              "NonRetriableError stops retries at once."},
+    {"sleep.md", "Sleeping", "# Sleeping\n\nstep.sleep pauses a run for a duration such as 30s "
+                             "or 2d without holding a worker.\n\nThe run resumes on another "
+                             "request."},
+    {"errors.md", "Error codes", "# Error codes\n\nINNGEST_EMISMATCH means the configuration "
+                                 "does not match, for example a store built by another "
+                                 "embedder.\n\nINNGEST_EPARSE means malformed input."},
+    {"cooking.md", "Pasta", "# Pasta\n\nBoil water, add salt, cook the pasta for nine minutes "
+                            "and drain it."},
+};
+
+static inngest_rag_store *open_store(const char *name) {
+    char path[1024];
+    inngest_error err;
+    inngest_rag_store *s = inngest_rag_store_open(rag_test_path(name, path, sizeof(path)), NULL,
+                                                  &err);
+    if (!s)
+        TEST_FAIL_("open: %s", err.message);
+    return s;
+}
+
+static void ingest_all(inngest_rag_store *s, inngest_rag_embedder *e) {
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        inngest_rag_document d = {.source = docs[i][0], .title = docs[i][1], .text = docs[i][2]};
+        int status;
+        size_t n;
+        inngest_error err;
+        int rc = inngest_rag_ingest_document(s, e, &d, NULL, &status, &n, &err);
+        if (rc)
+            TEST_FAIL_("ingest: %s", err.message);
+        CHECK_EQ_INT(status, INNGEST_RAG_ADDED);
+        CHECK_EQ_INT(n, 1);
+    }
+}
+
+static int top_is(inngest_rag_store *s, inngest_rag_embedder *e, const char *q,
+                  inngest_rag_mode mode, const char *key) {
+    inngest_rag_results r;
+    inngest_error err;
+    if (inngest_rag_search(s, e, q, 3, mode, &r, &err))
+        TEST_FAIL_("search: %s", err.message);
+    int ok = r.count > 0 && !strcmp(r.hits[0].doc_key, key);
+    if (!ok)
+        fprintf(stderr, "query \"%s\" (mode %d): top is %s\n", q, mode,
+                r.count ? r.hits[0].doc_key : "(none)");
+    inngest_rag_results_cleanup(&r);
+    return ok;
+}
+
+TEST_CASE(add_search_modes) {
+    inngest_rag_store *s = open_store("modes.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    inngest_rag_store_info info;
+    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(info.documents, 4);
+    CHECK_EQ_INT(info.chunks, 4);
+    CHECK_STR(info.embedder_id, "hash-v1");
+    CHECK_EQ_INT(info.dim, 1536);
+    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode++) {
+        CHECK(top_is(s, e, "how many retries after a failed step", mode, "retries.md"));
+        CHECK(top_is(s, e, "pause a run with sleep", mode, "sleep.md"));
+        CHECK(top_is(s, e, "INNGEST_EMISMATCH", mode, "errors.md"));
+    }
+    /* Hit fields. */
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(s, e, "boil pasta", 10, INNGEST_RAG_HYBRID, &r, NULL), 0);
+    CHECK(r.count >= 1);
+    CHECK_STR(r.hits[0].doc_key, "cooking.md");
+    CHECK_STR(r.hits[0].title, "Pasta");
+    CHECK_STR(r.hits[0].source, "cooking.md");
+    CHECK_EQ_INT(r.hits[0].position, 0);
+    CHECK_EQ_INT(r.hits[0].vector_rank, 1);
+    CHECK_EQ_INT(r.hits[0].keyword_rank, 1);
+    CHECK(fabs(r.hits[0].score - 2.0 / 61) < 1e-9);
+    CHECK(r.hits[0].vector_score > 0.2 && r.hits[0].vector_score <= 1.0001);
+    CHECK(strstr(r.hits[0].text, "nine minutes") != NULL);
+    for (size_t i = 1; i < r.count; i++)
+        CHECK(r.hits[i - 1].score >= r.hits[i].score);
+    inngest_rag_results_cleanup(&r);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(replace_unchanged_and_delete) {
+    inngest_rag_store *s = open_store("replace.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    inngest_rag_document d = {.source = "cooking.md", .text = docs[3][2]};
+    int status;
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, &status, NULL, NULL), 0);
+    CHECK_EQ_INT(status, INNGEST_RAG_UNCHANGED);
+    d.text = "# Bread\n\nKnead the dough, let it rise overnight, bake at 230 degrees.";
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, &status, NULL, NULL), 0);
+    CHECK_EQ_INT(status, INNGEST_RAG_REPLACED);
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(s, e, "boil pasta nine minutes", 5, INNGEST_RAG_KEYWORD, &r,
+                                    NULL), 0);
+    CHECK_EQ_INT(r.count, 0); /* the old text is gone from the keyword index */
+    inngest_rag_results_cleanup(&r);
+    CHECK(top_is(s, e, "knead dough", INNGEST_RAG_VECTOR, "cooking.md"));
+    json_t *list = inngest_rag_store_list(s, NULL);
+    CHECK_EQ_INT(json_array_size(list), 4);
+    json_t *cook = json_array_get(list, 0);
+    CHECK_STR(json_string_value(json_object_get(cook, "key")), "cooking.md");
+    CHECK_STR(json_string_value(json_object_get(cook, "title")), "Bread");
+    json_decref(list);
+
+    inngest_error err;
+    CHECK_EQ_INT(inngest_rag_store_delete(s, "cooking.md", NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_delete(s, "cooking.md", &err), INNGEST_ENOTFOUND);
+    CHECK_EQ_INT(inngest_rag_search(s, e, "knead dough bread", 5, INNGEST_RAG_HYBRID, &r, NULL),
+                 0);
+    for (size_t i = 0; i < r.count; i++)
+        CHECK(strcmp(r.hits[i].doc_key, "cooking.md") != 0);
+    inngest_rag_results_cleanup(&r);
+
+    /* Reopen: the same content, loaded from disk. */
+    inngest_rag_store_close(s);
+    s = open_store("replace.db");
+    inngest_rag_store_info info;
+    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(info.documents, 3);
+    CHECK_EQ_INT(info.chunks, 3);
+    CHECK(top_is(s, e, "exponential backoff", INNGEST_RAG_VECTOR, "retries.md"));
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(source_filter) {
+    inngest_rag_store *s = open_store("filter.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    float *v = malloc(1536 * sizeof(float));
+    const char *q = "retries and sleep";
+    CHECK_EQ_INT(inngest_rag_embed(e, &q, 1, v, NULL), 0);
+    const char *only[] = {"sleep.md", "unknown.md"};
+    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode++) {
+        inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
+                                   .k = 5, .mode = mode, .sources = only, .source_count = 2};
+        inngest_rag_results r;
+        CHECK_EQ_INT(inngest_rag_store_search(s, &query, &r, NULL), 0);
+        CHECK_EQ_INT(r.count, 1);
+        CHECK_STR(r.hits[0].doc_key, "sleep.md");
+        inngest_rag_results_cleanup(&r);
+    }
+    const char *none[] = {"nothing.md"};
+    inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
+                               .sources = none, .source_count = 1};
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_store_search(s, &query, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 0);
+    free(v);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(dimension_and_embedder_mismatch) {
+    inngest_rag_store *s = open_store("mismatch.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    inngest_rag_embedder *small = inngest_rag_hash_embedder_create(256, NULL);
+    /* An unbound store accepts any embedder. */
+    CHECK_EQ_INT(inngest_rag_store_check(s, "anything", 3, NULL), 0);
+    ingest_all(s, e);
+    inngest_error err;
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(s, small, "retries", 5, INNGEST_RAG_HYBRID, &r, &err),
+                 INNGEST_EMISMATCH);
+    CHECK(strstr(err.message, "hash-v1 (1536 dimensions)") != NULL);
+    CHECK(strstr(err.message, "(256 dimensions)") != NULL);
+    CHECK_EQ_INT(err.no_retry, 1);
+    /* Same dimension, another embedder id. */
+    float v[1536] = {1};
+    inngest_rag_query q = {.text = "x", .vector = v, .embedder_id = "openai:text-embedding-3-small",
+                           .dim = 1536, .mode = INNGEST_RAG_VECTOR};
+    CHECK_EQ_INT(inngest_rag_store_search(s, &q, &r, &err), INNGEST_EMISMATCH);
+    CHECK(strstr(err.message, "openai:text-embedding-3-small") != NULL);
+    /* Adding with the wrong embedder is refused too; keyword search still works. */
+    inngest_rag_document d = {.source = "new.md", .text = "new text"};
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, small, &d, NULL, NULL, NULL, &err),
+                 INNGEST_EMISMATCH);
+    CHECK_EQ_INT(inngest_rag_search(s, small, "pasta", 5, INNGEST_RAG_KEYWORD, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 1);
+    inngest_rag_results_cleanup(&r);
+    /* The binding is durable. */
+    inngest_rag_store_close(s);
+    s = open_store("mismatch.db");
+    CHECK_EQ_INT(inngest_rag_store_check(s, "hash-v1", 256, &err), INNGEST_EMISMATCH);
+    CHECK_EQ_INT(inngest_rag_store_check(s, "hash-v1", 1536, &err), 0);
+    inngest_rag_embedder_destroy(small);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(staging) {
+    inngest_rag_store *s = open_store("staging.db");
+    float v[2 * 8], out[3 * 8];
+    for (int i = 0; i < 16; i++)
+        v[i] = (float)i;
+    unsigned char have[3];
+    CHECK_EQ_INT(inngest_rag_store_stage(s, "k", "h1", 1, 2, v, "e", 8, NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h1", 0, 3, 8, out, have, NULL), 0);
+    CHECK(!have[0] && have[1] && have[2]);
+    CHECK(out[8] == 0.0f && out[23] == 15.0f);
+    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h2", 0, 3, 8, out, have, NULL), 0);
+    CHECK(!have[0] && !have[1] && !have[2]);
+    /* Putting the document clears its staged vectors. */
+    inngest_rag_chunk ch[1] = {{0, 4}};
+    CHECK_EQ_INT(inngest_rag_store_put(s, &(inngest_rag_document){.key = "k", .source = "k",
+                                                                  .text = "text"},
+                                       ch, 1, v, "e", 8, NULL, NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h1", 0, 3, 8, out, have, NULL), 0);
+    CHECK(!have[1] && !have[2]);
+    inngest_rag_store_close(s);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+struct prog {
+    int starts, ends, last_status;
+    size_t files_total;
+};
+
+static void on_progress(void *user, const inngest_rag_progress *p) {
+    struct prog *g = user;
+    g->files_total = p->files_total;
+    if (p->status == 0)
+        g->starts++;
+    else
+        g->ends++;
+    g->last_status = p->status;
+}
+
+TEST_CASE(ingest_folder_with_progress) {
+    char dir[1024], p[1100];
+    rag_test_path("corpus", dir, sizeof(dir));
+    mkdir(dir, 0700);
+    snprintf(p, sizeof(p), "%s/sub", dir);
+    mkdir(p, 0700);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s%s", dir, i == 2 ? "sub/" : "", docs[i][0]);
+        write_file(p, docs[i][2]);
+    }
+    snprintf(p, sizeof(p), "%s/image.png", dir);
+    write_file(p, "not text");
+    snprintf(p, sizeof(p), "%s/.hidden.md", dir);
+    write_file(p, "hidden");
+    inngest_rag_store *s = open_store("folder.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    struct prog g = {0};
+    inngest_rag_ingest_opts o = {.progress = on_progress, .progress_user = &g};
+    inngest_rag_ingest_stats st;
+    inngest_error err;
+    CHECK_EQ_INT(inngest_rag_ingest_path(s, e, dir, &o, &st, &err), 0);
+    CHECK_EQ_INT(st.files, 3);
+    CHECK_EQ_INT(st.added, 3);
+    CHECK_EQ_INT(g.files_total, 3);
+    CHECK_EQ_INT(g.starts, 3);
+    CHECK_EQ_INT(g.ends, 3);
+    /* Again: nothing changed. */
+    CHECK_EQ_INT(inngest_rag_ingest_path(s, e, dir, &o, &st, &err), 0);
+    CHECK_EQ_INT(st.unchanged, 3);
+    CHECK_EQ_INT(st.chunks, 0);
+    json_t *list = inngest_rag_store_list(s, NULL);
+    snprintf(p, sizeof(p), "%s/sub/errors.md", dir);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "key")), p);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(list, 2), "title")),
+              "Error codes");
+    json_decref(list);
+    CHECK_EQ_INT(inngest_rag_ingest_path(s, e, "/nonexistent/x", &o, &st, &err),
+                 INNGEST_ENOTFOUND);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(invalid_utf8_documents_are_repaired) {
+    inngest_rag_store *s = open_store("utf8.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    inngest_rag_document d = {.source = "bad.txt", .text = "caf\xc3 broken \xff bytes here"};
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, NULL, NULL, NULL), 0);
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(s, e, "broken bytes", 1, INNGEST_RAG_HYBRID, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 1);
+    CHECK_STR(r.hits[0].text, "caf\xef\xbf\xbd broken \xef\xbf\xbd bytes here");
+    inngest_rag_results_cleanup(&r);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(s);
+}
+
+TEST_CASE(not_a_store) {
+    char path[1024];
+    rag_test_path("garbage.db", path, sizeof(path));
+    write_file(path, "this is not an SQLite database, not even close...........");
+    inngest_error err;
+    CHECK(inngest_rag_store_open(path, NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, INNGEST_EIO);
+}

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * RAG building blocks as pure functions: the chunker, the hashing embedder, the int8
+ * kernels, the in-memory index, reciprocal rank fusion and the keyword-query builder.
+ */
+#include "fmacros.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <inngest/rag.h>
+
+#include "ai/ai_internal.h"
+#include "rag/rag_internal.h"
+#include "testutil.h"
+
+/* ---- chunker ---------------------------------------------------------------------------- */
+
+static char *make_text(void) {
+    /* Paragraphs of sentences, with multi-byte characters everywhere. */
+    static const char *sentences[] = {
+        "Inngest runs each step once and saves its result. ",
+        "Le café est prêt à être servi. ",
+        "日本語のテキストも正しく分割されます。 ",
+        "Ünïcödé wörds mïx wïth ASCII. ",
+        "Retries back off exponentially with jitter! ",
+        "Why would a chunk end mid-word? "};
+    struct ing_abuf b = {0};
+    for (int p = 0; p < 30; p++) {
+        for (int s = 0; s < 3 + p % 5; s++)
+            ing_abuf_appends(&b, sentences[(p * 7 + s) % 6]);
+        ing_abuf_appends(&b, p % 4 == 3 ? "\n# Heading\n\n" : "\n\n");
+    }
+    return b.data;
+}
+
+TEST_CASE(chunker_sizes_overlap_and_utf8) {
+    char *text = make_text();
+    size_t len = strlen(text);
+    inngest_rag_chunk *ch;
+    size_t n;
+    inngest_rag_chunk_opts o = {.max_chars = 400, .overlap_chars = 80};
+    CHECK_EQ_INT(inngest_rag_chunk_text(text, len, &o, &ch, &n, NULL), INNGEST_OK);
+    CHECK(n > 5);
+    size_t covered = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ch[i].len > 0 && ch[i].len <= 400);
+        /* Whole UTF-8 characters only. */
+        CHECK(ing_utf8_valid(text + ch[i].offset, ch[i].len));
+        /* No leading or trailing blanks. */
+        CHECK(text[ch[i].offset] != ' ' && text[ch[i].offset] != '\n');
+        CHECK(text[ch[i].offset + ch[i].len - 1] != ' ');
+        if (i > 0) {
+            /* In order, overlapping the previous chunk (or adjacent), never skipping. */
+            CHECK(ch[i].offset > ch[i - 1].offset);
+            CHECK(ch[i].offset <= covered + 1 || text[covered] == ' ' || text[covered] == '\n');
+        }
+        if (i + 1 < n && i > 0)
+            CHECK(ch[i].len >= 200); /* not shorter than half the target, except the last */
+        covered = ch[i].offset + ch[i].len;
+    }
+    /* Every non-blank byte is in some chunk. */
+    for (size_t p = 0, i = 0; p < len; p++) {
+        while (i < n && ch[i].offset + ch[i].len <= p)
+            i++;
+        if (text[p] != ' ' && text[p] != '\n')
+            CHECK(i < n && ch[i].offset <= p);
+    }
+    free(ch);
+    free(text);
+}
+
+TEST_CASE(chunker_prefers_paragraphs_then_sentences) {
+    const char *t = "First paragraph is here and it is short.\n\nSecond paragraph. It has two "
+                    "sentences that go on for a while.";
+    inngest_rag_chunk *ch;
+    size_t n;
+    inngest_rag_chunk_opts o = {.max_chars = 64, .overlap_chars = 1};
+    CHECK_EQ_INT(inngest_rag_chunk_text(t, strlen(t), &o, &ch, &n, NULL), INNGEST_OK);
+    CHECK(n >= 2);
+    CHECK_EQ_INT(ch[0].len, strlen("First paragraph is here and it is short."));
+    free(ch);
+    const char *u = "One sentence ends here. Another one starts and keeps going without any "
+                    "break at all";
+    o.max_chars = 40; /* the sentence end lies past half of it */
+    CHECK_EQ_INT(inngest_rag_chunk_text(u, strlen(u), &o, &ch, &n, NULL), INNGEST_OK);
+    CHECK_EQ_INT(ch[0].len, strlen("One sentence ends here."));
+    free(ch);
+}
+
+TEST_CASE(chunker_hard_cuts_never_split_characters) {
+    /* One long "word" of 3-byte characters: only hard cuts are possible. */
+    struct ing_abuf b = {0};
+    for (int i = 0; i < 500; i++)
+        ing_abuf_appends(&b, "\xe2\x82\xac");
+    inngest_rag_chunk *ch;
+    size_t n;
+    inngest_rag_chunk_opts o = {.max_chars = 100, .overlap_chars = 10};
+    CHECK_EQ_INT(inngest_rag_chunk_text(b.data, b.len, &o, &ch, &n, NULL), INNGEST_OK);
+    CHECK(n >= 15);
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ch[i].len <= 100);
+        CHECK(ing_utf8_valid(b.data + ch[i].offset, ch[i].len));
+    }
+    free(ch);
+    ing_abuf_cleanup(&b);
+}
+
+TEST_CASE(chunker_edge_cases) {
+    inngest_rag_chunk *ch;
+    size_t n;
+    CHECK_EQ_INT(inngest_rag_chunk_text("", 0, NULL, &ch, &n, NULL), INNGEST_OK);
+    CHECK_EQ_INT(n, 0);
+    free(ch);
+    CHECK_EQ_INT(inngest_rag_chunk_text(" \n\n\t ", 5, NULL, &ch, &n, NULL), INNGEST_OK);
+    CHECK_EQ_INT(n, 0);
+    free(ch);
+    CHECK_EQ_INT(inngest_rag_chunk_text("  short text\n", 13, NULL, &ch, &n, NULL), INNGEST_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(ch[0].offset, 2);
+    CHECK_EQ_INT(ch[0].len, 10);
+    free(ch);
+    inngest_rag_chunk_opts o = {.max_chars = 4};
+    CHECK_EQ_INT(inngest_rag_chunk_text("abc", 3, &o, &ch, &n, NULL), INNGEST_EINVAL);
+}
+
+/* ---- hashing embedder ------------------------------------------------------------------- */
+
+static double dot(const float *a, const float *b, int d) {
+    double s = 0;
+    for (int i = 0; i < d; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+TEST_CASE(hash_embedder_is_deterministic_and_normalised) {
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    CHECK_EQ_INT(e->dim, 1536);
+    CHECK_STR(e->id, "hash-v1");
+    const char *t[] = {"Retries use exponential backoff with jitter.",
+                       "Retries use exponential backoff with jitter.",
+                       "exponential backoff for retries",
+                       "The chunker cuts at paragraph boundaries."};
+    float *v = malloc(4 * 1536 * sizeof(float));
+    CHECK_EQ_INT(inngest_rag_embed(e, t, 4, v, NULL), INNGEST_OK);
+    CHECK(!memcmp(v, v + 1536, 1536 * sizeof(float)));
+    for (int i = 0; i < 4; i++)
+        CHECK(fabs(dot(v + i * 1536, v + i * 1536, 1536) - 1.0) < 1e-5);
+    double related = dot(v, v + 2 * 1536, 1536), unrelated = dot(v, v + 3 * 1536, 1536);
+    CHECK(related > 0.3);
+    CHECK(unrelated < related);
+    /* Known value: pins the feature function so stored vectors stay valid across builds.
+     * "hello" is one feature; its bucket and sign come from FNV-1a 64. */
+    const char *h = "hello";
+    CHECK_EQ_INT(inngest_rag_embed(e, &h, 1, v, NULL), INNGEST_OK);
+    uint64_t fh = ing_fnv1a64("hello", 5, ING_FNV_OFFSET);
+    size_t bucket = (size_t)((fh & 0x7fffffffffffffffULL) % 1536);
+    CHECK(fabsf(v[bucket]) > 0.999f);
+    CHECK((v[bucket] < 0) == (int)(fh >> 63));
+    free(v);
+    inngest_rag_embedder_destroy(e);
+}
+
+/* ---- kernels and index ------------------------------------------------------------------ */
+
+static uint64_t rng = 88172645463325252ULL;
+static float frand(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+TEST_CASE(kernels_agree_with_scalar) {
+    const char *name;
+    ing_dot_i8_fn fast = ing_kernel_dot_i8(&name);
+    for (int dim = 64; dim <= 1600; dim += 321) {
+        size_t stride = ing_stride(dim), count = 37;
+        int8_t *codes = calloc(count, stride), *q = calloc(1, stride);
+        uint8_t *qu = malloc(stride);
+        int32_t *sums = calloc(count, sizeof(int32_t)), a[37], b[37];
+        float *v = malloc((size_t)dim * sizeof(float)), scale;
+        for (size_t i = 0; i < count; i++) {
+            for (int j = 0; j < dim; j++)
+                v[j] = frand();
+            sums[i] = ing_quantize(v, dim, stride, codes + i * stride, &scale);
+        }
+        for (int j = 0; j < dim; j++)
+            v[j] = frand();
+        ing_quantize(v, dim, stride, q, &scale);
+        for (size_t j = 0; j < stride; j++)
+            qu[j] = (uint8_t)(q[j] + 128);
+        ing_dot_i8_scalar(codes, stride, count, q, qu, sums, a);
+        fast(codes, stride, count, q, qu, sums, b);
+        for (size_t i = 0; i < count; i++)
+            CHECK_EQ_INT(a[i], b[i]);
+        float *w = malloc((size_t)dim * sizeof(float));
+        for (int j = 0; j < dim; j++)
+            w[j] = frand();
+        CHECK(fabsf(ing_dot_f32_scalar(v, w, (size_t)dim) -
+                    ing_kernel_dot_f32()(v, w, (size_t)dim)) < 1e-3f);
+        free(w);
+        free(codes);
+        free(q);
+        free(qu);
+        free(sums);
+        free(v);
+    }
+    printf("kernel: %s\n", name);
+}
+
+TEST_CASE(index_search_add_remove) {
+    struct ing_vindex ix;
+    int dim = 96;
+    ing_vindex_init(&ix, dim);
+    float v[96];
+    for (int id = 1; id <= 3000; id++) {
+        for (int j = 0; j < dim; j++)
+            v[j] = frand();
+        ing_l2_normalize(v, dim);
+        CHECK_EQ_INT(ing_vindex_add(&ix, id, id % 7, v), 0);
+    }
+    CHECK_EQ_INT(ing_vindex_add(&ix, 5, 0, v), -1); /* duplicate id */
+    /* The query equals vector 3000: it must come first. */
+    struct ing_cand c[10];
+    size_t n = ing_vindex_search(&ix, v, 10, NULL, 0, 1, c);
+    CHECK_EQ_INT(n, 10);
+    CHECK_EQ_INT(c[0].id, 3000);
+    CHECK(c[0].score > 0.95f);
+    for (size_t i = 1; i < n; i++)
+        CHECK(c[i - 1].score >= c[i].score);
+    /* Several threads give the same answer. */
+    struct ing_cand c2[10];
+    CHECK_EQ_INT(ing_vindex_search(&ix, v, 10, NULL, 0, 4, c2), 10);
+    for (size_t i = 0; i < 10; i++)
+        CHECK_EQ_INT(c[i].id, c2[i].id);
+    /* Remove it and half of the others; the map stays consistent. */
+    CHECK_EQ_INT(ing_vindex_remove(&ix, 3000), 0);
+    CHECK_EQ_INT(ing_vindex_remove(&ix, 3000), -1);
+    for (int id = 2; id < 3000; id += 2)
+        CHECK_EQ_INT(ing_vindex_remove(&ix, id), 0);
+    CHECK_EQ_INT(ix.n, 1500);
+    n = ing_vindex_search(&ix, v, 10, NULL, 0, 1, c);
+    for (size_t i = 0; i < n; i++)
+        CHECK(c[i].id % 2 == 1);
+    /* A document filter. */
+    int64_t docs[] = {3};
+    n = ing_vindex_search(&ix, v, 10, docs, 1, 1, c);
+    CHECK(n == 10);
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ_INT(c[i].id % 7, 3);
+    /* Re-adding a removed id works. */
+    CHECK_EQ_INT(ing_vindex_add(&ix, 2, 2, v), 0);
+    ing_vindex_cleanup(&ix);
+}
+
+TEST_CASE(int8_scores_track_float_cosine) {
+    int dim = 1536;
+    size_t stride = ing_stride(dim);
+    float a[1536], b[1536], sa, sb;
+    int8_t ca[1536], cb[1536];
+    for (int t = 0; t < 50; t++) {
+        for (int j = 0; j < dim; j++) {
+            a[j] = frand();
+            b[j] = 0.5f * a[j] + frand() * (float)t / 50.0f;
+        }
+        ing_l2_normalize(a, dim);
+        ing_l2_normalize(b, dim);
+        ing_quantize(a, dim, stride, ca, &sa);
+        ing_quantize(b, dim, stride, cb, &sb);
+        int32_t d = 0;
+        for (int j = 0; j < dim; j++)
+            d += ca[j] * cb[j];
+        CHECK(fabs(d * sa * sb - dot(a, b, dim)) < 0.01);
+    }
+}
+
+/* ---- fusion and keyword queries --------------------------------------------------------- */
+
+TEST_CASE(rrf_fusion) {
+    int64_t vec[] = {10, 20, 30, 40};
+    int64_t kw[] = {30, 50, 10};
+    struct ing_fused f[7];
+    size_t n = ing_rrf_fuse(vec, 4, kw, 3, 10, f);
+    CHECK_EQ_INT(n, 5);
+    /* 10: 1/61 + 1/63; 30: 1/63 + 1/61 — a tie broken by the better single rank (both 1),
+     * then by id. */
+    CHECK_EQ_INT(f[0].id, 10);
+    CHECK_EQ_INT(f[1].id, 30);
+    CHECK(fabs(f[0].score - (1.0 / 61 + 1.0 / 63)) < 1e-12);
+    CHECK_EQ_INT(f[0].rank_a, 1);
+    CHECK_EQ_INT(f[0].rank_b, 3);
+    CHECK_EQ_INT(f[2].id, 20); /* 1/62 beats 50's 1/62? equal: rank 2 each, id order */
+    CHECK_EQ_INT(f[3].id, 50);
+    CHECK_EQ_INT(f[4].id, 40);
+    CHECK_EQ_INT(ing_rrf_fuse(vec, 4, kw, 3, 2, f), 2);
+    CHECK_EQ_INT(ing_rrf_fuse(NULL, 0, kw, 3, 5, f), 3);
+    CHECK_EQ_INT(f[0].id, 30);
+}
+
+TEST_CASE(fts_query_builder) {
+    char *q = ing_fts_query("What does INNGEST_EMISMATCH mean for the X-Inngest-Signature?");
+    CHECK_STR(q, "\"inngest emismatch\" OR \"mean\" OR \"x inngest signature\"");
+    free(q);
+    q = ing_fts_query("the and of ?!");
+    CHECK_STR(q, "");
+    free(q);
+    q = ing_fts_query("\"quoted\" (parens) col:umn NEAR* café");
+    CHECK_STR(q, "\"quoted\" OR \"parens\" OR \"col umn\" OR \"near\" OR \"caf\xc3\xa9\"");
+    free(q);
+}
