@@ -1,0 +1,43 @@
+// A tiny OpenAI-compatible chat server, the target of step.ai.infer in the suite (the
+// executor makes that call, so it must be reachable from the emulator, not the app).
+// The last user message picks the behaviour, so concurrent scenarios share one server:
+//   "fail-once:<token> ..."   the first request for <token> gets 503, later ones succeed
+//   "fail-always ..."         every request gets 500
+//   anything else             200 with content "echo: <prompt>"
+import { listen, readBody, sendJson, tryJson } from "./http.mjs";
+
+export async function startFakeOpenAI() {
+    const seen = new Set();
+    const requests = [];
+    const srv = await listen(async (req, res) => {
+        const body = await readBody(req);
+        const json = tryJson(body);
+        const record = { method: req.method, path: req.url, headers: req.headers, body: json ?? body };
+        requests.push(record);
+        if (req.method !== "POST" || !req.url.endsWith("/chat/completions") || !json) {
+            return sendJson(res, 404, { error: { message: "not found", type: "invalid_request_error" } });
+        }
+        const msgs = Array.isArray(json.messages) ? json.messages : [];
+        const prompt = String([...msgs].reverse().find((m) => m.role === "user")?.content ?? "");
+        const once = /^fail-once:(\S+)/.exec(prompt);
+        if (once && !seen.has(once[1])) {
+            seen.add(once[1]);
+            record.answer = 503;
+            return sendJson(res, 503, { error: { message: "overloaded, try again", type: "server_error" } });
+        }
+        if (prompt.startsWith("fail-always")) {
+            record.answer = 500;
+            return sendJson(res, 500, { error: { message: "model exploded", type: "server_error" } });
+        }
+        record.answer = 200;
+        return sendJson(res, 200, {
+            id: "chatcmpl-fake",
+            object: "chat.completion",
+            created: 1700000000,
+            model: json.model,
+            choices: [{ index: 0, message: { role: "assistant", content: `echo: ${prompt}` }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
+        });
+    });
+    return { url: srv.url, requests, close: srv.close };
+}

@@ -1,0 +1,565 @@
+// The conformance scenarios. Each one drives an app (the JS reference or the C host)
+// through the executor emulator and returns an "outcome": what the app did, as the server
+// saw it (statuses, outputs, every call with its ctx, memoized steps and reply). The runner
+// compares the C host's outcome with the reference app's; `t.expect` adds checks that must
+// hold for both apps (the official conformance expectations, the fixture contracts).
+//
+// Times are written in the functions' own units (a "10s" sleep, "1s" between events) and
+// scaled by the runner's --time-scale.
+import { request, tryJson } from "./lib/http.mjs";
+import { canonicalize } from "./lib/jcs.mjs";
+import { hashedSigningKey, signatureHeader } from "./lib/sign.mjs";
+
+export const APP_ID = "inngest-c-ai-chat";
+
+// All functions both apps serve.
+export const FUNCTION_IDS = [
+    "hello-world", "process-data", "fixture-parallel", "fixture-wait", "fixture-invoke-parent",
+    "fixture-invoke-child", "fixture-retry", "fixture-nonretriable", "fixture-ai-infer",
+    "bench-many-steps", "test-suite-simple-fn", "test-suite-step-test", "test-suite-retry-test",
+    "test-suite-cancel-test", "test-suite-wait-for-event",
+];
+
+// Step ids hashed as the protocol does (sha1 of the user id); the official harness
+// hard-codes the same values.
+const H = {
+    firstStep: "98bf98df193bcce7c33e6bc50927cf2ac21206cb",
+    sleep: "c3ca5f787365eae0dea86250e27d476406956478",
+    secondStep: "764e20ec975d4ef820d0f42e6a5833384bd7ee36",
+    wait: "daaad336276d15594d0e765f96c17cd746bf4971",
+};
+
+// ---- views of a run --------------------------------------------------------------------------
+
+function callView(e) {
+    const req = JSON.parse(e.request.body);
+    const u = new URL(e.request.url);
+    const v = {
+        query: Object.fromEntries(u.searchParams),
+        ctx: {
+            attempt: req.ctx.attempt,
+            disable_immediate_execution: req.ctx.disable_immediate_execution,
+            env: req.ctx.env,
+            max_attempts: req.ctx.max_attempts,
+            stack: req.ctx.stack,
+            step_id: req.ctx.step_id,
+            use_api: req.ctx.use_api,
+        },
+        steps: req.steps,
+        version: req.version,
+    };
+    if (!e.response) {
+        v.error = e.error;
+        return v;
+    }
+    const h = e.response.headers;
+    v.response = {
+        status: e.response.status,
+        headers: {
+            "content-type": h["content-type"],
+            "x-inngest-sdk": h["x-inngest-sdk"] === undefined ? undefined : "<present>",
+            "x-inngest-no-retry": h["x-inngest-no-retry"],
+            "x-inngest-req-version": h["x-inngest-req-version"],
+            "retry-after": h["retry-after"],
+        },
+        body: tryJson(e.response.body) ?? e.response.body,
+    };
+    if (e.responseSignature !== undefined) v.response.signatureValid = e.responseSignature;
+    return v;
+}
+
+export function runView(run) {
+    return {
+        function: run.fn.slug,
+        status: run.status,
+        output: run.output,
+        calls: run.transcript.map(callView),
+    };
+}
+
+// The op as the executor reads it (what the official harness compares after its own
+// normalisation): no timing/userland/metadata/displayName, a Sleep's duration from
+// opts.duration or name, a wait's event from opts.event or name, error name/stack/data
+// left out, empty opts as none.
+function executorOp(op) {
+    const o = { op: op.op, id: op.id };
+    const opts = op.opts && Object.keys(op.opts).length ? { ...op.opts } : undefined;
+    if (op.op === "Sleep") o.duration = opts?.duration || op.name;
+    else if (op.op === "WaitForEvent") {
+        o.event = opts?.event || op.name;
+        o.opts = { if: opts?.if, timeout: opts?.timeout };
+    } else {
+        o.name = op.name;
+        if (opts) o.opts = opts;
+    }
+    if (op.op !== "Sleep" && op.op !== "WaitForEvent") o.data = op.data ?? null;
+    if (op.error) o.error = { message: op.error.message };
+    return o;
+}
+
+// ---- the context handed to a scenario ----------------------------------------------------------
+
+export function makeContext({ emu, app, mode, ai, scale, signingKey }) {
+    const failures = [];
+    const t = {
+        emu, app, mode, ai, scale, signingKey, failures,
+        expect(cond, message) {
+            if (!cond) failures.push(message);
+            return !!cond;
+        },
+        expectEqual(got, want, message) {
+            const a = canonicalize(got ?? null), b = canonicalize(want ?? null);
+            if (a !== b) failures.push(`${message}: expected ${b}, got ${a}`);
+            return a === b;
+        },
+        sleep: (seconds) => new Promise((r) => setTimeout(r, Math.max(1, seconds * 1000 * scale))),
+        send: (event) => emu.sendEvents(event)[0],
+        // Waits for the (first) run started by `eventId` to finish.
+        finish: (eventId, opts = {}) => emu.waitForRun(eventId, { timeoutMs: 30000, ...opts }),
+        async runOf(eventId, timeoutMs = 10000) {
+            const deadline = Date.now() + timeoutMs;
+            for (;;) {
+                const r = emu.runsForEvent(eventId)[0];
+                if (r) return r;
+                if (Date.now() > deadline) throw new Error(`no run for event ${eventId}`);
+                await new Promise((res) => setTimeout(res, 5));
+            }
+        },
+        async waitPause(run, kind) {
+            await emu.waitUntil(run, (r) => r.status !== "Running" || emu.pausesOf(r).some((p) => p.kind === kind));
+        },
+        // Checks a run against the call sequence the official harness asserts.
+        official(run, calls, final) {
+            const got = run.transcript;
+            t.expect(got.length === calls.length,
+                `official: expected ${calls.length} calls, got ${got.length}`);
+            calls.forEach((want, i) => {
+                const e = got[i];
+                if (!e) return;
+                const req = JSON.parse(e.request.body);
+                const stepId = new URL(e.request.url).searchParams.get("stepId");
+                const where = `official call ${i + 1}`;
+                t.expectEqual(stepId, want.stepId ?? "step", `${where} stepId`);
+                t.expectEqual(req.ctx.attempt, want.attempt ?? 0, `${where} ctx.attempt`);
+                t.expectEqual(req.ctx.stack, { current: want.stack.length, stack: want.stack }, `${where} ctx.stack`);
+                t.expectEqual(req.ctx.disable_immediate_execution, false, `${where} disable_immediate_execution`);
+                t.expectEqual(req.ctx.step_id, "step", `${where} ctx.step_id`);
+                if (want.steps) {
+                    const steps = JSON.parse(JSON.stringify(req.steps));
+                    for (const v of Object.values(steps)) if (v?.error) delete v.error.stack;
+                    t.expectEqual(stripEvent(steps), want.steps, `${where} steps`);
+                }
+                t.expectEqual(e.response?.status, want.status, `${where} status`);
+                const body = tryJson(e.response?.body ?? "");
+                if (want.ops) t.expectEqual((body || []).map(executorOp), want.ops, `${where} ops`);
+                if (want.json) t.expectEqual(body, want.json, `${where} body`);
+                if (want.check) want.check(body, where);
+            });
+            if (final) t.expectEqual(run.status, final, "official: final status");
+        },
+    };
+    return t;
+}
+
+// Matched events in `steps` carry server-made id/ts; the harness ignores them.
+function stripEvent(steps) {
+    for (const v of Object.values(steps)) {
+        if (v && typeof v === "object" && "name" in v && "ts" in v) {
+            delete v.ts;
+            if (v.id !== "resume") delete v.id;
+        }
+    }
+    return steps;
+}
+
+// ---- scenarios -----------------------------------------------------------------------------------
+
+function registerView(reg) {
+    const j = reg.json || {};
+    const fns = (j.functions || []).map((f) => f).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return {
+        status: reg.status,
+        headers: {
+            "content-type": reg.headers["content-type"],
+            "x-inngest-sync-kind": reg.headers["x-inngest-sync-kind"],
+            "x-inngest-expected-server-kind": reg.headers["x-inngest-expected-server-kind"],
+            "x-inngest-sdk": reg.headers["x-inngest-sdk"] ? "<present>" : undefined,
+            authorization: reg.headers.authorization ? "<present>" : undefined,
+        },
+        body: { ...j, functions: fns },
+    };
+}
+
+function checkFunctions(t, fns, label) {
+    const ids = (fns || []).map((f) => f.id).sort();
+    const want = FUNCTION_IDS.map((id) => `${APP_ID}-${id}`).sort();
+    t.expectEqual(ids, want, `${label}: function ids`);
+    const retry = (fns || []).find((f) => f.id === `${APP_ID}-fixture-retry`);
+    t.expectEqual(retry?.steps?.step?.retries?.attempts, 2, `${label}: fixture-retry retries`);
+    const cancel = (fns || []).find((f) => f.id === `${APP_ID}-test-suite-cancel-test`);
+    t.expectEqual(cancel?.cancel?.[0]?.event, "cancel/please", `${label}: cancel event`);
+}
+
+export const scenarios = [
+    {
+        name: "sync-out-of-band",
+        setup: true,
+        async run(t) {
+            const s = await t.emu.syncApp(t.app.url);
+            t.expect(s.response?.status === 200, `PUT answered ${s.response?.status}: ${s.response?.body}`);
+            t.expect(s.registrations.length === 1, `expected one /fn/register, got ${s.registrations.length}`);
+            const reg = s.registrations[0];
+            t.expect(reg?.status === 200, `register answered ${reg?.status}: ${JSON.stringify(reg?.answer)}`);
+            checkFunctions(t, reg?.json?.functions, "register");
+            return {
+                put: {
+                    status: s.response?.status,
+                    headers: { "x-inngest-sync-kind": s.response?.headers["x-inngest-sync-kind"] },
+                    body: s.response?.json,
+                },
+                register: reg ? registerView(reg) : null,
+            };
+        },
+    },
+    {
+        name: "sync-in-band",
+        setup: true,
+        async run(t) {
+            const s = await t.emu.syncApp(t.app.url, { inBand: true });
+            t.expect(s.response?.status === 200, `in-band PUT answered ${s.response?.status}: ${s.response?.body}`);
+            t.expect(s.registrations.length === 0, "in-band sync must not call /fn/register");
+            t.expect(s.inBand?.status === 200, `in-band registration rejected: ${JSON.stringify(s.inBand)}`);
+            if (t.mode === "cloud") t.expect(s.responseSignature === true, `in-band reply signature: ${s.responseSignature}`);
+            const body = s.response?.json || {};
+            checkFunctions(t, body.functions, "in-band");
+            const fns = [...(body.functions || [])].sort((a, b) => (a.id < b.id ? -1 : 1));
+            return {
+                status: s.response?.status,
+                headers: { "x-inngest-sync-kind": s.response?.headers["x-inngest-sync-kind"] },
+                signatureValid: s.responseSignature,
+                body: { ...body, functions: fns },
+                registered: s.inBand?.status,
+            };
+        },
+    },
+    {
+        // Unsigned in-band sync: cloud mode must refuse it, dev mode accepts it.
+        name: "sync-in-band-unsigned",
+        modes: ["cloud"],
+        async run(t) {
+            const s = await t.emu.syncApp(t.app.url, { inBand: true, sign: false });
+            t.expect(s.response?.status === 401, `unsigned in-band PUT answered ${s.response?.status}`);
+            return { status: s.response?.status, body: s.response?.json ?? s.response?.body };
+        },
+    },
+    {
+        name: "official-basic-invoke",
+        async run(t) {
+            const id = t.send({ name: "tests/function.test", data: { test: true }, user: {} });
+            const run = await t.finish(id);
+            t.official(run, [{ stack: [], status: 200, json: { name: "tests/function.test", body: "ok" } }], "Completed");
+            return runView(run);
+        },
+    },
+    {
+        name: "official-steps-serial",
+        async run(t) {
+            const id = t.send({ name: "tests/step.test", data: { steps: { ok: "yes" } }, user: { email: "test@example.com" } });
+            const run = await t.finish(id);
+            t.official(run, [
+                { stack: [], status: 206, ops: [{ op: "StepRun", id: H.firstStep, name: "first step", data: "first step" }] },
+                { stack: [H.firstStep], steps: { [H.firstStep]: { data: "first step" } }, status: 206,
+                  ops: [{ op: "Sleep", id: H.sleep, duration: "2s" }] },
+                { stack: [H.firstStep, H.sleep], steps: { [H.firstStep]: { data: "first step" }, [H.sleep]: null }, status: 206,
+                  ops: [{ op: "StepRun", id: H.secondStep, name: "second step", data: { first: "first step", second: true } }] },
+                { stack: [H.firstStep, H.sleep, H.secondStep], status: 200, json: { body: "ok", name: "tests/step.test" } },
+            ], "Completed");
+            return runView(run);
+        },
+    },
+    {
+        name: "official-retry-basic",
+        async run(t) {
+            const id = t.send({ name: "tests/retry.test", data: { steps: { ok: "yes" } }, user: { email: "test@example.com" } });
+            const run = await t.finish(id);
+            t.official(run, [
+                { stack: [], status: 206,
+                  ops: [{ op: "StepError", id: H.firstStep, name: "first step", data: null, error: { message: "broken" } }] },
+                { stack: [], attempt: 1, status: 206, ops: [{ op: "StepRun", id: H.firstStep, name: "first step", data: "yes: 2" }] },
+                { stack: [H.firstStep], steps: { [H.firstStep]: { data: "yes: 2" } }, status: 500,
+                  check: (body, where) => {
+                      t.expect(body?.message === "broken func", `${where}: message ${body?.message}`);
+                      t.expect(!body?.name || body.name === "Error", `${where}: name ${body?.name}`);
+                  } },
+                { stack: [H.firstStep], attempt: 1, status: 200, json: { body: "ok", name: "tests/retry.test" } },
+            ], "Completed");
+            return runView(run);
+        },
+    },
+    {
+        name: "official-cancel-basic",
+        async run(t) {
+            const id = t.send({ name: "tests/cancel.test", data: { request_id: "123", whatever: "this doesn't matter my friend" }, user: {} });
+            const run = await t.runOf(id);
+            await t.emu.waitUntil(run, (r) => r.transcript.length >= 1 && r.transcript[0].response);
+            await t.sleep(1);
+            // A cancel for another request must not match; the right one must.
+            t.send({ name: "cancel/please", data: { request_id: "456" } });
+            t.expect(run.status === "Running", "a non-matching cancel event cancelled the run");
+            t.send({ name: "cancel/please", data: { request_id: "123" } });
+            await t.sleep(11);
+            t.official(run, [{ stack: [], status: 206, ops: [{ op: "Sleep", id: H.sleep, duration: "10s" }] }], "Cancelled");
+            return runView(run);
+        },
+    },
+    {
+        name: "official-wait-for-event-basic",
+        async run(t) {
+            const id = t.send({ name: "tests/wait.test", data: { id: "123" }, user: {} });
+            const run = await t.runOf(id);
+            await t.waitPause(run, "wait");
+            await t.sleep(1);
+            t.send({ name: "test/resume", data: { id: "ignored" } });
+            await t.sleep(1);
+            const resume = { id: "resume", name: "test/resume", data: { id: "123", resume: true }, ts: Date.now(), user: {} };
+            t.send(resume);
+            await t.finish(id);
+            t.official(run, [
+                { stack: [], status: 206, ops: [{ op: "WaitForEvent", id: H.wait, event: "test/resume",
+                    opts: { if: "async.data.resume == true && async.data.id == event.data.id", timeout: "10s" } }] },
+                { stack: [H.wait], steps: { [H.wait]: { id: "resume", name: "test/resume", data: { id: "123", resume: true }, user: {} } },
+                  status: 200, json: { result: { id: "123", resume: true } } },
+            ], "Completed");
+            return runView(run);
+        },
+    },
+    {
+        // The event and run APIs over HTTP, as an SDK or a test harness uses them: a seeded
+        // send is idempotent, and the run, its events and its memoized steps can be read.
+        name: "event-and-run-api",
+        async run(t) {
+            const base = t.emu.url;
+            const auth = t.mode === "cloud" ? { Authorization: `Bearer ${hashedSigningKey(t.signingKey)}` } : {};
+            const body = JSON.stringify([{ name: "data/process", data: { via: "http" } }]);
+            const headers = { "Content-Type": "application/json", "X-Inngest-Event-Id-Seed": "1700000000000,AAECAwQFBgcICQ==" };
+            const first = await request("POST", `${base}/e/conformance-event-key`, { headers, body });
+            const again = await request("POST", `${base}/e/conformance-event-key`, { headers, body });
+            const badKey = await request("POST", `${base}/e/wrong-key`, { headers, body });
+            const reserved = await request("POST", `${base}/e/conformance-event-key`, {
+                headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: "inngest/function.finished" }) });
+            const ids = tryJson(first.body)?.ids || [];
+            t.expectEqual(tryJson(again.body)?.ids, ids, "seeded ids repeat");
+            t.expect(badKey.status === 401, `unknown event key answered ${badKey.status}`);
+            t.expect(reserved.status === 400, `reserved event name answered ${reserved.status}`);
+            const run = await t.finish(ids[0]);
+            const runs = tryJson((await request("GET", `${base}/v1/events/${ids[0]}/runs`, { headers: auth })).body);
+            const one = tryJson((await request("GET", `${base}/v1/runs/${run.id}`, { headers: auth })).body);
+            const missing = await request("GET", `${base}/v1/runs/01HZZZZZZZZZZZZZZZZZZZZZZZ`, { headers: auth });
+            t.expectEqual(runs?.data?.map((r) => r.status), ["Completed"], "runs of the event");
+            t.expectEqual(one?.data?.output?.result, { via: "http" }, "run output");
+            t.expect(missing.status === 500, "an unknown run answers 500, like the server");
+            return { status: first.status, runs: runs?.data, run: one?.data, calls: runView(run).calls };
+        },
+    },
+    {
+        name: "example-hello-world",
+        async run(t) {
+            const id = t.send({ name: "test/hello.world", data: { email: "ada@example.com" } });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { message: "Hello ada@example.com!" }, "output");
+            return runView(run);
+        },
+    },
+    {
+        name: "example-process-data",
+        async run(t) {
+            const id = t.send({ name: "data/process", data: { order: 42, items: ["a", "b"] } });
+            const run = await t.finish(id);
+            t.expect(run.status === "Completed", `status ${run.status}`);
+            t.expectEqual(run.output?.result, { order: 42, items: ["a", "b"] }, "output.result");
+            t.expect(!Number.isNaN(Date.parse(run.output?.processedAt)), "processedAt is a time");
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-parallel",
+        async run(t) {
+            const id = t.send({ name: "fixture/parallel", data: {} });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { a: "A", b: "B", joined: "AB" }, "output");
+            const calls = run.transcript;
+            const ops0 = tryJson(calls[0]?.response?.body) || [];
+            t.expectEqual(ops0.map((o) => o.op), ["StepPlanned", "StepPlanned"], "first reply plans both steps");
+            const planned = calls.filter((c) => !c.request.url.includes("stepId=step"));
+            t.expect(planned.length === 2, `two calls run the planned steps (got ${planned.length})`);
+            t.expect(planned.every((c) => JSON.parse(c.request.body).ctx.disable_immediate_execution === true),
+                "planned steps run with disable_immediate_execution");
+            // v2 coalescing: one discovery after both steps, and immediate execution is back.
+            t.expect(calls.length === 5, `5 calls in all (got ${calls.length})`);
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-wait-matched",
+        async run(t) {
+            const id = t.send({ name: "fixture/wait", data: { id: "order-7" } });
+            const run = await t.runOf(id);
+            await t.waitPause(run, "wait");
+            t.send({ name: "fixture/wait.resume", data: { id: "order-8", note: "wrong order" } });
+            t.send({ name: "fixture/wait.resume", data: { id: "order-7", note: "resumed" } });
+            await t.finish(id);
+            t.expectEqual(run.output, { resumed: true, data: { id: "order-7", note: "resumed" } }, "output");
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-wait-timeout",
+        async run(t) {
+            const id = t.send({ name: "fixture/wait", data: { id: "never" } });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { resumed: false, data: null }, "output");
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-invoke",
+        async run(t) {
+            const id = t.send({ name: "fixture/invoke.parent", data: { n: 21 } });
+            const parent = await t.finish(id);
+            t.expectEqual(parent.output, { child: { doubled: 42 } }, "parent output");
+            const child = [...t.emu.runs.values()].find((r) =>
+                r.event.data?._inngest?.correlation_id?.startsWith(parent.id));
+            t.expect(child?.status === "Completed", "child run completed");
+            t.expectEqual(child?.output, { doubled: 42 }, "child output");
+            return { parent: runView(parent), child: child ? { ...runView(child), event: child.event } : null };
+        },
+    },
+    {
+        name: "fixture-retry",
+        async run(t) {
+            const id = t.send({ name: "fixture/retry", data: {} });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { value: { recovered: true, attempt: 1 } }, "output");
+            t.expectEqual(run.transcript.map((c) => c.attempt), [0, 1, 0], "attempts");
+            t.expectEqual(JSON.parse(run.transcript[0].request.body).ctx.max_attempts, 3, "max_attempts (retries 2)");
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-nonretriable",
+        async run(t) {
+            const id = t.send({ name: "fixture/nonretriable", data: {} });
+            const run = await t.finish(id);
+            t.expect(run.status === "Failed", `status ${run.status}`);
+            t.expectEqual(run.output?.message, "permanent failure", "error message");
+            t.expectEqual(run.transcript.map((c) => c.response?.status), [206, 400], "statuses (no retries)");
+            t.expectEqual(run.transcript[1]?.response?.headers["x-inngest-no-retry"], "true", "X-Inngest-No-Retry");
+            return runView(run);
+        },
+    },
+    {
+        name: "fixture-ai-infer-fails-once",
+        async run(t) {
+            const prompt = `fail-once:${t.mode}-infer what is 2+2?`;
+            const id = t.send({ name: "fixture/ai.infer", data: { prompt } });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { answer: `echo: ${prompt}`, model: "gpt-4o-mini" }, "output");
+            const calls = t.ai.requests.filter((r) => JSON.stringify(r.body).includes(prompt));
+            t.expectEqual(calls.map((c) => c.answer), [503, 200], "model calls");
+            t.expectEqual(calls[0]?.headers.authorization, "Bearer sk-test-conformance", "model auth header");
+            return { ...runView(run), modelRequests: calls.map(aiView) };
+        },
+    },
+    {
+        name: "fixture-ai-infer-fails-always",
+        async run(t) {
+            const prompt = `fail-always (${t.mode})`;
+            const id = t.send({ name: "fixture/ai.infer", data: { prompt } });
+            const run = await t.finish(id);
+            t.expect(run.status === "Failed", `status ${run.status}`);
+            const calls = t.ai.requests.filter((r) => JSON.stringify(r.body).includes(prompt));
+            t.expectEqual(calls.length, 5, "model calls (default 4 retries)");
+            return { ...runView(run), modelRequests: calls.map(aiView) };
+        },
+    },
+    {
+        name: "step-limit-exceeded",
+        async run(t) {
+            const id = t.send({ name: "bench/many-steps", data: { n: 30 } });
+            const run = await t.finish(id);
+            t.expect(run.status === "Failed", `status ${run.status}`);
+            t.expectEqual(run.output?.error?.name, "InngestErrFunctionOverflowed", "error name");
+            t.expectEqual(run.transcript.length, 25, "calls before the limit");
+            return runView(run);
+        },
+    },
+    {
+        name: "step-limit-within",
+        async run(t) {
+            const id = t.send({ name: "bench/many-steps", data: { n: 20 } });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { steps: 20, last: { i: 19, ok: true } }, "output");
+            return runView(run);
+        },
+    },
+    {
+        // The real limit (1000 saved steps) with the fixture's default n = 1000: the server
+        // checks the count before every call, so the call that would return the result is
+        // refused and the run fails. Slow (1000 calls with growing bodies): --full only.
+        name: "step-limit-default-1000",
+        full: true,
+        async run(t) {
+            t.emu.stepLimits.delete(`${APP_ID}-bench-many-steps`);
+            const id = t.send({ name: "bench/many-steps", data: {} });
+            const run = await t.finish(id, { timeoutMs: 170000 });
+            t.expect(run.status === "Failed", `status ${run.status}`);
+            t.expectEqual(run.output?.error?.message, "The function run exceeded the step limit of 1000 steps.", "error");
+            t.expectEqual(run.transcript.length, 1000, "calls");
+            const v = runView(run);
+            // Keep the outcome small: the first and last calls, and the call count.
+            return { status: v.status, output: v.output, count: v.calls.length, first: v.calls[0], last: v.calls[v.calls.length - 1] };
+        },
+    },
+    {
+        // A correctly signed call is served and its answer signed; the same request with
+        // one byte of the body changed, or without a signature, is refused.
+        name: "signature-tampered-and-unsigned",
+        modes: ["cloud"],
+        async run(t) {
+            const fn = t.emu.functions.get(`${APP_ID}-test-suite-simple-fn`);
+            const call = t.emu.craftCall(fn, { name: "tests/function.test", data: { test: true } });
+            const good = await request("POST", call.url, call);
+            const tampered = await request("POST", call.url, { headers: call.headers, body: call.body.replace('"test":true', '"test":false') });
+            const unsigned = { ...call.headers };
+            delete unsigned["X-Inngest-Signature"];
+            const nosig = await request("POST", call.url, { headers: unsigned, body: call.body });
+            const wrongKey = { ...call.headers, "X-Inngest-Signature": signatureHeader("signkey-test-00ff", call.body) };
+            const badkey = await request("POST", call.url, { headers: wrongKey, body: call.body });
+            t.expect(good.status === 200, `signed call answered ${good.status}`);
+            t.expect(tampered.status === 401, `tampered call answered ${tampered.status}`);
+            t.expect(nosig.status === 401, `unsigned call answered ${nosig.status}`);
+            t.expect(badkey.status === 401, `call signed with another key answered ${badkey.status}`);
+            const view = (r) => ({ status: r.status, body: tryJson(r.body) ?? r.body, signed: !!r.headers["x-inngest-signature"] });
+            return { good: view(good), tampered: view(tampered), unsigned: view(nosig), wrongKey: view(badkey) };
+        },
+    },
+    {
+        // The register call in cloud mode carries the hashed signing key as bearer token.
+        name: "register-bearer",
+        modes: ["cloud"],
+        async run(t) {
+            const reg = t.emu.registrations.find((r) => r.status === 200);
+            t.expectEqual(reg?.headers.authorization, `Bearer ${hashedSigningKey(t.signingKey)}`, "Authorization");
+            return { authorization: reg?.headers.authorization ? "<hashed key>" : null };
+        },
+    },
+];
+
+function aiView(r) {
+    return {
+        path: r.path,
+        headers: { authorization: r.headers.authorization, "content-type": r.headers["content-type"] },
+        body: r.body,
+        answer: r.answer,
+    };
+}
