@@ -58,6 +58,14 @@ void testutil_register(const char *name, testutil_fn fn);
 void testutil_check_json(json_t *got, json_t *expected, const char *expr, const char *file,
                          int line);
 
+/* CHECK_JSON_EQ against a JSON literal, which it parses and releases. */
+#define CHECK_JSON_TEXT(got, text)                                                                 \
+    do {                                                                                           \
+        json_t *testutil_want_ = testutil_json(text);                                              \
+        CHECK_JSON_EQ(got, testutil_want_);                                                        \
+        json_decref(testutil_want_);                                                               \
+    } while (0)
+
 /* Parses a JSON literal or aborts; returns a new reference. */
 json_t *testutil_json(const char *text);
 
