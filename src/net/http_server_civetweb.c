@@ -117,20 +117,74 @@ static const struct route *find_route(const inngest_server *srv, const char *pat
     return NULL;
 }
 
-/* Writes a complete response with Content-Length. */
-static void write_response(struct mg_connection *conn, const inngest_http_response *res) {
-    char len[32];
-    mg_response_header_start(conn, res->status ? res->status : 500);
-    for (size_t i = 0; i < res->header_count; i++) {
-        if (!strcasecmp(res->headers[i].name, "Content-Length"))
-            continue;
-        mg_response_header_add(conn, res->headers[i].name, res->headers[i].value, -1);
+/* Whether the connection stays open after this answer: civetweb's own rule (keep-alive
+ * is on; HTTP/1.1 unless the client sent "Connection: close", HTTP/1.0 only when it asked
+ * for keep-alive), so the header we send matches what civetweb then does. */
+static int keep_alive(struct mg_connection *conn) {
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *c = mg_get_header(conn, "Connection");
+    if (c) {
+        for (; *c; c++)
+            if (!strncasecmp(c, "keep-alive", 10))
+                return 1;
+        return 0;
     }
-    snprintf(len, sizeof(len), "%zu", res->body_len);
-    mg_response_header_add(conn, "Content-Length", len, -1);
-    mg_response_header_send(conn);
-    if (res->body_len)
-        mg_write(conn, res->body, res->body_len);
+    return ri->http_version && !strcmp(ri->http_version, "1.1");
+}
+
+static int header_ok(const char *s) {
+    return s && !strpbrk(s, "\r\n");
+}
+
+/* Formats the status line, the headers civetweb would add (Date, Connection) and the
+ * caller's into `out`, ending with the blank line. `content_length` < 0 means chunked.
+ * Header lines with CR or LF in them are dropped (no response splitting). */
+static int format_head(struct mg_connection *conn, int status, const inngest_header *headers,
+                       size_t count, long long content_length, struct ing_buf *out) {
+    char date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+    int rc = ing_buf_appendf(out, "HTTP/1.1 %d %s\r\n", status,
+                             mg_get_response_code_text(conn, status));
+    for (size_t i = 0; !rc && i < count; i++) {
+        const char *n = headers[i].name, *v = headers[i].value;
+        if (!header_ok(n) || !header_ok(v) || !strcasecmp(n, "Content-Length") ||
+            !strcasecmp(n, "Transfer-Encoding") || !strcasecmp(n, "Connection"))
+            continue;
+        rc = ing_buf_appendf(out, "%s: %s\r\n", n, v);
+    }
+    if (!rc && content_length >= 0)
+        rc = ing_buf_appendf(out, "Content-Length: %lld\r\n", content_length);
+    else if (!rc)
+        rc = ing_buf_appends(out, "Transfer-Encoding: chunked\r\n");
+    if (!rc)
+        rc = ing_buf_appendf(out, "Date: %s\r\nConnection: %s\r\n\r\n", date,
+                             keep_alive(conn) ? "keep-alive" : "close");
+    return rc;
+}
+
+/* Writes a complete response with Content-Length: status line, headers and body in one
+ * buffer and one mg_write, so a small answer is one TCP segment (with TCP_NODELAY, each
+ * write is a segment of its own). HEAD answers carry no body. */
+static void write_response(struct mg_connection *conn, const inngest_http_response *res) {
+    int status = res->status ? res->status : 500;
+    const char *method = mg_get_request_info(conn)->request_method;
+    size_t body_len = method && !strcmp(method, "HEAD") ? 0 : res->body_len;
+    struct ing_buf out;
+    ing_buf_init(&out, 0);
+    if (ing_buf_reserve(&out, 512 + body_len) ||
+        format_head(conn, status, res->headers, res->header_count, (long long)res->body_len,
+                    &out) ||
+        ing_buf_append(&out, res->body, body_len)) {
+        ing_buf_cleanup(&out);
+        static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        mg_write(conn, oom, sizeof(oom) - 1);
+        return;
+    }
+    mg_write(conn, out.data, out.len);
+    ing_buf_cleanup(&out);
 }
 
 static void write_simple(struct mg_connection *conn, int status, const char *json) {
@@ -298,11 +352,14 @@ int inngest_stream_begin(inngest_stream *stream, int status, const inngest_heade
                          size_t header_count) {
     if (stream->begun)
         return INNGEST_EINVAL;
-    mg_response_header_start(stream->conn, status);
-    for (size_t i = 0; i < header_count; i++)
-        mg_response_header_add(stream->conn, headers[i].name, headers[i].value, -1);
-    mg_response_header_add(stream->conn, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_send(stream->conn);
+    struct ing_buf head;
+    ing_buf_init(&head, 0);
+    int rc = format_head(stream->conn, status, headers, header_count, -1, &head);
+    if (!rc && mg_write(stream->conn, head.data, head.len) <= 0)
+        stream->broken = 1;
+    ing_buf_cleanup(&head);
+    if (rc)
+        return rc;
     stream->begun = 1;
     stream->status = status;
     return INNGEST_OK;
