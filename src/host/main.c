@@ -3,8 +3,10 @@
  * inngest-host: serves the app's functions over the Inngest serve protocol with civetweb.
  *
  *   inngest-host [--host ADDR] [--port N] [--path /api/inngest] [--dev] [--fixtures]
+ *   inngest-host ingest [--store PATH] [--force] PATH...   (see host/ingest_cli.h)
  *
- * Configuration comes from the environment (INNGEST_*, PORT, HOST); flags win.
+ * Configuration comes from the environment (INNGEST_*, OPENAI_*, RAG_*, CHAT_*, PORT,
+ * HOST); flags win.
  */
 #include "fmacros.h"
 
@@ -18,7 +20,11 @@
 
 #include <inngest/inngest.h>
 
+#include "chat.h"
 #include "examples.h"
+#include "host/ai_setup.h"
+#include "host/chat_routes.h"
+#include "host/ingest_cli.h"
 #include "host/log.h"
 #include "host/routes.h"
 #if __has_include("fixtures.h")
@@ -37,16 +43,24 @@ struct host_args {
 static void usage(FILE *to) {
     fprintf(to,
             "usage: inngest-host [options]\n"
+            "       inngest-host ingest [--store PATH] [--force] PATH...  (ingest --help)\n"
             "  --host ADDR     listen address (env HOST, default 127.0.0.1)\n"
             "  --port N        listen port (env PORT, default 3000)\n"
             "  --path PATH     serve path (default /api/inngest)\n"
             "  --dev           dev mode, as INNGEST_DEV=1 (no signature checks)\n"
-            "  --fixtures      also serve the conformance test fixtures\n"
+            "  --fixtures      serve the conformance test fixtures (instead of the chat\n"
+            "                  functions handle-chat and ingest-document)\n"
             "  --version       print the version\n"
             "Environment: INNGEST_DEV, INNGEST_SIGNING_KEY, INNGEST_SIGNING_KEY_FALLBACK,\n"
             "INNGEST_EVENT_KEY, INNGEST_BASE_URL, INNGEST_API_BASE_URL,\n"
             "INNGEST_EVENT_API_BASE_URL, INNGEST_ENV, INNGEST_APP_ID, INNGEST_SERVE_ORIGIN,\n"
-            "INNGEST_SERVE_PATH, INNGEST_ALLOW_IN_BAND_SYNC, INNGEST_LOG_LEVEL.\n");
+            "INNGEST_SERVE_PATH, INNGEST_ALLOW_IN_BAND_SYNC, INNGEST_LOG_LEVEL.\n"
+            "Chat and RAG: OPENAI_API_KEY (unset: offline answers), OPENAI_BASE_URL,\n"
+            "OPENAI_MODEL, OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS, OPENAI_MAX_TOKENS,\n"
+            "OPENAI_TEMPERATURE, OPENAI_TOKEN_LIMIT_FIELD, OPENAI_AUTH_STYLE, OPENAI_API_VERSION,\n"
+            "OPENAI_TIMEOUT_MS, OPENAI_MAX_RETRIES, RAG_STORE_PATH (default\n"
+            "data/rag-<embedder>.db), RAG_EMBEDDER (auto, openai, hash), CHAT_GENERATE_MODE\n"
+            "(infer, run), CHAT_TOP_K, CHAT_CONTEXT_BUDGET.\n");
 }
 
 static int parse_port(const char *s, int *port) {
@@ -113,8 +127,13 @@ static int parse_args(int argc, char **argv, struct host_args *a) {
     return 0;
 }
 
-static int register_functions(inngest_app *app, const struct host_args *a, inngest_error *err) {
+static int register_functions(inngest_app *app, const struct host_args *a,
+                              const struct chat_env *env, inngest_error *err) {
     int rc = examples_register(app, err);
+    /* The conformance suite compares this app's functions with a reference app that has
+     * no chat functions yet, so --fixtures serves the fixtures in their place. */
+    if (!rc && !a->fixtures)
+        rc = chat_register(app, env, err);
     if (rc)
         return rc;
     if (a->fixtures) {
@@ -150,7 +169,47 @@ static void print_startup(const inngest_app *app, const struct host_args *a, int
     fflush(stderr);
 }
 
+/* Opens the model client, embedder and store, fills the chat environment, and seeds an
+ * empty store with the built-in corpus. */
+static int open_chat(struct host_ai *ai, struct chat_env *env, inngest_error *err) {
+    int rc = host_ai_open(ai, NULL, err);
+    if (rc)
+        return rc;
+    memset(env, 0, sizeof(*env));
+    rc = chat_env_from_environment(env, err);
+    if (rc)
+        return rc;
+    env->client = ai->client;
+    env->store = ai->store;
+    env->embedder = ai->embedder;
+    host_ai_log(ai, env->generate == CHAT_GENERATE_RUN ? "run" : "infer");
+    size_t docs = 0, chunks = 0;
+    double t0 = host_mono_s();
+    inngest_error serr;
+    inngest_error_clear(&serr);
+    if (host_ai_seed(ai, &docs, &chunks, &serr) != INNGEST_OK)
+        log_json(LOG_WARN, "could not ingest the built-in documents; chat answers come from an "
+                           "empty knowledge base until this is fixed (restart, or run: "
+                           "inngest-host ingest docs)",
+                 json_pack("{s:s,s:s}", "store", ai->store_path, "error", serr.message));
+    else if (docs)
+        log_json(LOG_INFO, "ingested the built-in documents into an empty store",
+                 json_pack("{s:I,s:I,s:s,s:f}", "documents", (json_int_t)docs, "chunks",
+                           (json_int_t)chunks, "store", ai->store_path, "seconds",
+                           host_mono_s() - t0));
+    return INNGEST_OK;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "ingest")) {
+        if (log_init(getenv("INNGEST_LOG_LEVEL")) != 0 || inngest_global_init() != INNGEST_OK) {
+            fprintf(stderr, "inngest-host: bad INNGEST_LOG_LEVEL, or libcurl failed to start\n");
+            return 2;
+        }
+        int rc = host_ingest_main(argc - 1, argv + 1);
+        inngest_global_cleanup();
+        return rc;
+    }
     struct host_args args = {0};
     int prc = parse_args(argc, argv, &args);
     if (prc)
@@ -179,11 +238,18 @@ int main(int argc, char **argv) {
     inngest_app *app = inngest_app_create(&opts, &err);
     inngest_server *srv = NULL;
     struct host_routes routes = {0};
+    struct host_ai ai = {0};
+    struct chat_env env = {0};
+    struct host_chat chat = {0};
     if (!app) {
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
     }
-    if (register_functions(app, &args, &err) != INNGEST_OK) {
+    if (open_chat(&ai, &env, &err) != INNGEST_OK) {
+        log_msg(LOG_ERROR, "cannot set up the chat: %s", err.message);
+        goto out;
+    }
+    if (register_functions(app, &args, &env, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot register functions: %s", err.message);
         goto out;
     }
@@ -191,6 +257,11 @@ int main(int argc, char **argv) {
     inngest_app_freeze(app);
 
     routes.app = app;
+    chat = (struct host_chat){.env = &env, .ai = &ai, .app = app};
+    routes.chat_direct = host_chat_route;
+    routes.chat_direct_user = &chat;
+    routes.rag_documents = host_documents_route;
+    routes.rag_documents_user = &chat;
     inngest_server_opts sopts = {.host = args.host,
                                  .port = args.port,
                                  .serve_path = args.path,
@@ -215,6 +286,7 @@ out:
     if (status == 0)
         log_msg(LOG_INFO, "stopped");
     inngest_app_destroy(app);
+    host_ai_close(&ai); /* after the app: its functions borrow the store */
     inngest_global_cleanup();
     return status;
 }

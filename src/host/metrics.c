@@ -23,6 +23,14 @@ static const struct meta {
     {"inngest_host_chat_latency_seconds", "histogram", "Chat answer latency by mode."},
     {"inngest_host_model_calls_total", "counter", "Model API calls by kind and outcome."},
     {"inngest_host_model_tokens_total", "counter", "Model tokens by kind (prompt, completion)."},
+    {"inngest_host_model_errors_total", "counter",
+     "Failed model API calls by kind and provider HTTP status (0: no answer)."},
+    {"inngest_host_rag_documents_ingested_total", "counter",
+     "Documents ingested by way (startup, http, cli) and status."},
+    {"inngest_host_rag_chunks_ingested_total", "counter",
+     "Chunks embedded and stored, by way (startup, http, cli)."},
+    {"inngest_host_rag_documents", "gauge", "Documents in the RAG store."},
+    {"inngest_host_rag_chunks", "gauge", "Chunks in the RAG store."},
     {"inngest_host_events_sent_total", "counter", "Events sent to Inngest by outcome."},
     {"inngest_host_step_executions_total", "counter",
      "Protocol calls answered, by function and first op (or result)."},
@@ -80,12 +88,20 @@ static struct series *get(const char *name, const char *labels) {
     return s;
 }
 
-void metrics_add(const char *name, const char *labels, double v) {
+static void update(const char *name, const char *labels, double v, int replace) {
     pthread_mutex_lock(&lock);
     struct series *s = get(name, labels);
     if (s)
-        s->value += v;
+        s->value = replace ? v : s->value + v;
     pthread_mutex_unlock(&lock);
+}
+
+void metrics_add(const char *name, const char *labels, double v) {
+    update(name, labels, v, 0);
+}
+
+void metrics_set(const char *name, const char *labels, double v) {
+    update(name, labels, v, 1);
 }
 
 void metrics_observe(const char *name, const char *labels, double v) {

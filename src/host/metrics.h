@@ -12,6 +12,9 @@
  * or "" for none. Names must be listed in metrics.c. */
 void metrics_add(const char *name, const char *labels, double v);
 
+/* Sets a gauge to `v`. */
+void metrics_set(const char *name, const char *labels, double v);
+
 /* Records one observation in a histogram (seconds-based buckets). */
 void metrics_observe(const char *name, const char *labels, double v);
 

@@ -17,12 +17,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat.h"
 #include "host/log.h"
 #include "host/metrics.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static int reply_json(inngest_http_response *res, int status, json_t *body) {
+int host_reply_json(inngest_http_response *res, int status, json_t *body) {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text)
@@ -37,16 +38,16 @@ static int reply_json(inngest_http_response *res, int status, json_t *body) {
     return rc;
 }
 
-static int reply_error(inngest_http_response *res, int status, const char *msg) {
-    return reply_json(res, status, json_pack("{s:s}", "error", msg));
+int host_reply_error(inngest_http_response *res, int status, const char *msg) {
+    return host_reply_json(res, status, json_pack("{s:s}", "error", msg));
 }
 
-static int method_is(const inngest_http_request *req, const char *m) {
+int host_method_is(const inngest_http_request *req, const char *m) {
     return req->method && !strcmp(req->method, m);
 }
 
 /* Copies query parameter `name` (percent-decoded) into out; 1 when present. */
-static int query_param(const inngest_http_request *req, const char *name, char *out, size_t n) {
+int host_query_param(const inngest_http_request *req, const char *name, char *out, size_t n) {
     const char *q = strchr(req->url, '?');
     size_t nl = strlen(name);
     for (q = q ? q + 1 : NULL; q && *q;) {
@@ -83,19 +84,36 @@ static int valid_event_id(const char *id) {
     return 1;
 }
 
-static double mono_s(void) {
+double host_mono_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* A clear message for "Inngest is not answering", with how to start the dev server. */
-static void unreachable_message(const inngest_app *app, const inngest_error *err, char *out,
+void host_unreachable_message(const inngest_app *app, const inngest_error *err, char *out,
                                 size_t n) {
     snprintf(out, n,
              "cannot reach the Inngest server at %s (%s). Is the dev server running? Start it "
              "with: npx inngest-cli@latest dev",
              inngest_app_api_base_url(app), err->message);
+}
+
+int host_send_events(inngest_app *app, json_t *events, json_t **ids, char *msg, size_t n) {
+    inngest_error err;
+    inngest_error_clear(&err);
+    int rc = inngest_app_send_events(app, events, ids, &err);
+    if (rc != INNGEST_OK) {
+        metrics_add("inngest_host_events_sent_total", "outcome=\"error\"", 1);
+        if (rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
+            host_unreachable_message(app, &err, msg, n);
+        else
+            snprintf(msg, n, "sending the event failed: %s", err.message);
+        return rc;
+    }
+    metrics_add("inngest_host_events_sent_total", "outcome=\"ok\"",
+                json_is_array(events) ? (double)json_array_size(events) : 1);
+    return INNGEST_OK;
 }
 
 /* ---- health, metrics, page ----------------------------------------------------------------- */
@@ -105,7 +123,7 @@ static int route_healthz(void *user, const inngest_http_request *req, inngest_ht
     (void)user;
     (void)req;
     (void)stream;
-    return reply_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version",
+    return host_reply_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version",
                                           INNGEST_VERSION));
 }
 
@@ -131,7 +149,7 @@ static int route_page(void *user, const inngest_http_request *req, inngest_http_
     (void)stream;
     const char *path = req->url;
     if (strcmp(path, "/") && strncmp(path, "/?", 2) && strcmp(path, "/index.html"))
-        return reply_error(res, 404, "not found");
+        return host_reply_error(res, 404, "not found");
     res->status = 200;
     int rc = inngest_http_response_add_header(res, "Content-Type", "text/html; charset=utf-8");
     return rc ? rc : inngest_http_response_set_body(res, host_page_html, strlen(host_page_html));
@@ -139,40 +157,20 @@ static int route_page(void *user, const inngest_http_request *req, inngest_http_
 
 /* ---- Inngest mode: send ---------------------------------------------------------------------- */
 
-/* Checks the seed's chat/message contract: a non-empty messages array of {role, content}. */
-static const char *check_chat_body(json_t *body) {
-    json_t *msgs = json_object_get(body, "messages");
-    if (!json_is_object(body))
-        return "the body must be a JSON object";
-    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-        return "\"messages\" must be a non-empty array";
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
-        if (!json_is_string(json_object_get(m, "role")) ||
-            !json_is_string(json_object_get(m, "content")))
-            return "each message needs string \"role\" and \"content\"";
-    }
-    json_t *sid = json_object_get(body, "sessionId");
-    if (sid && !json_is_string(sid))
-        return "\"sessionId\" must be a string";
-    return NULL;
-}
-
 static int route_chat_inngest(void *user, const inngest_http_request *req,
                               inngest_http_response *res, inngest_stream *stream) {
     struct host_routes *r = user;
     (void)stream;
-    if (!method_is(req, "POST"))
-        return reply_error(res, 405, "use POST");
+    if (!host_method_is(req, "POST"))
+        return host_reply_error(res, 405, "use POST");
     json_error_t jerr;
     json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-    const char *why = body ? check_chat_body(body) : "the body is not valid JSON";
+    const char *why = body ? chat_check_request(body) : "the body is not valid JSON";
     if (why) {
         json_decref(body);
         metrics_add("inngest_host_chat_requests_total", "mode=\"inngest\",outcome=\"bad_request\"",
                     1);
-        return reply_error(res, 400, why);
+        return host_reply_error(res, 400, why);
     }
     if (!json_object_get(body, "sessionId")) {
         char sid[40];
@@ -181,27 +179,19 @@ static int route_chat_inngest(void *user, const inngest_http_request *req,
         json_object_set_new(body, "sessionId", json_string(sid));
     }
     json_t *event = json_pack("{s:s,s:O}", "name", "chat/message", "data", body), *ids = NULL;
-    inngest_error err;
-    inngest_error_clear(&err);
-    int rc = inngest_app_send_events(r->app, event, &ids, &err);
+    char msg[768];
+    int rc = host_send_events(r->app, event, &ids, msg, sizeof(msg));
     json_decref(event);
     if (rc != INNGEST_OK) {
         json_decref(body);
-        metrics_add("inngest_host_events_sent_total", "outcome=\"error\"", 1);
-        char msg[768];
-        if (rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
-            unreachable_message(r->app, &err, msg, sizeof(msg));
-        else
-            snprintf(msg, sizeof(msg), "sending the event failed: %s", err.message);
-        return reply_error(res, 502, msg);
+        return host_reply_error(res, 502, msg);
     }
-    metrics_add("inngest_host_events_sent_total", "outcome=\"ok\"", 1);
     metrics_add("inngest_host_chat_requests_total", "mode=\"inngest\",outcome=\"accepted\"", 1);
     json_t *out = json_pack("{s:O,s:O}", "eventId", json_array_get(ids, 0), "sessionId",
                             json_object_get(body, "sessionId"));
     json_decref(ids);
     json_decref(body);
-    return reply_json(res, 202, out);
+    return host_reply_json(res, 202, out);
 }
 
 /* ---- Inngest mode: poll and stream --------------------------------------------------------- */
@@ -307,25 +297,25 @@ static int route_poll(void *user, const inngest_http_request *req, inngest_http_
     struct host_routes *r = user;
     (void)stream;
     char id[80];
-    if (!query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
-        return reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+    if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+        return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
     inngest_error err;
     inngest_error_clear(&err);
     json_t *out = poll_once(r->app, id, next_nonce(), &err);
     if (!out) {
         char msg[768];
         if (err.code == INNGEST_EHTTP || err.code == INNGEST_ETIMEOUT)
-            unreachable_message(r->app, &err, msg, sizeof(msg));
+            host_unreachable_message(r->app, &err, msg, sizeof(msg));
         else
             snprintf(msg, sizeof(msg), "asking Inngest about the run failed: %s", err.message);
-        return reply_error(res, 502, msg);
+        return host_reply_error(res, 502, msg);
     }
     if (json_is_true(json_object_get(out, "completed")))
         record_latency(out);
-    return reply_json(res, 200, out);
+    return host_reply_json(res, 200, out);
 }
 
-static int sse_send(inngest_stream *s, const char *event, json_t *data) {
+int host_sse_send(inngest_stream *s, const char *event, json_t *data) {
     char *text = json_dumps(data, JSON_COMPACT);
     if (!text)
         return INNGEST_ENOMEM;
@@ -346,13 +336,13 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
                         inngest_stream *stream) {
     struct host_routes *r = user;
     char id[80];
-    if (!query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
-        return reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+    if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+        return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
     /* Each open stream holds a worker thread; keep enough free for /api/inngest. */
     int max = r->max_streams > 0 ? r->max_streams : 16;
     if (__atomic_add_fetch(&r->open_streams, 1, __ATOMIC_RELAXED) > max) {
         __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
-        return reply_error(res, 503, "too many open result streams; poll instead, or retry");
+        return host_reply_error(res, 503, "too many open result streams; poll instead, or retry");
     }
     int rc = follow_run(r, id, stream);
     __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
@@ -368,8 +358,8 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
     if (rc)
         return rc;
     int interval = r->poll_interval_ms > 0 ? r->poll_interval_ms : 300;
-    double deadline = mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
-    double last_write = mono_s();
+    double deadline = host_mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
+    double last_write = host_mono_s();
     char last_status[32] = "";
     rc = inngest_stream_write(stream, ": following the run\n\n", 21);
     while (!rc) {
@@ -378,9 +368,9 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
         json_t *out = poll_once(r->app, id, next_nonce(), &err);
         if (!out) {
             char msg[768];
-            unreachable_message(r->app, &err, msg, sizeof(msg));
+            host_unreachable_message(r->app, &err, msg, sizeof(msg));
             json_t *e = json_pack("{s:s}", "error", msg);
-            sse_send(stream, "error", e);
+            host_sse_send(stream, "error", e);
             json_decref(e);
             break;
         }
@@ -388,28 +378,28 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
         int done = json_is_true(json_object_get(out, "completed"));
         if (done) {
             record_latency(out);
-            rc = sse_send(stream, "result", out);
+            rc = host_sse_send(stream, "result", out);
             json_decref(out);
             break;
         }
         if (status && strcmp(status, last_status) != 0) {
             snprintf(last_status, sizeof(last_status), "%s", status);
-            rc = sse_send(stream, "status", out);
-            last_write = mono_s();
-        } else if (mono_s() - last_write > 15) {
+            rc = host_sse_send(stream, "status", out);
+            last_write = host_mono_s();
+        } else if (host_mono_s() - last_write > 15) {
             rc = inngest_stream_write(stream, ": keep-alive\n\n", 14); /* also detects a gone client */
-            last_write = mono_s();
+            last_write = host_mono_s();
         }
         json_decref(out);
         if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED)) {
             json_t *e = json_pack("{s:s}", "error", "the host is shutting down; retry shortly");
-            sse_send(stream, "error", e);
+            host_sse_send(stream, "error", e);
             json_decref(e);
             break;
         }
-        if (mono_s() > deadline) {
+        if (host_mono_s() > deadline) {
             json_t *e = json_pack("{s:s}", "error", "gave up waiting for the run to finish");
-            sse_send(stream, "error", e);
+            host_sse_send(stream, "error", e);
             json_decref(e);
             break;
         }
@@ -424,7 +414,7 @@ static int route_unavailable(void *user, const inngest_http_request *req,
     (void)user;
     (void)req;
     (void)stream;
-    return reply_error(res, 503, "this host was built without the AI module");
+    return host_reply_error(res, 503, "this host was built without the AI module");
 }
 
 int host_routes_add(inngest_server *srv, struct host_routes *r) {

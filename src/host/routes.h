@@ -42,4 +42,37 @@ void host_observe(void *user, const char *kind, const char *function_slug, int s
 
 extern const char host_page_html[];
 
+/* ---- helpers shared by the host's route files ------------------------------------------- */
+
+/* Answers `status` with `body` as compact JSON (`body` is stolen, even on failure) and
+ * Cache-Control: no-store. */
+int host_reply_json(inngest_http_response *res, int status, json_t *body);
+
+/* Answers `status` with {"error": msg}. */
+int host_reply_error(inngest_http_response *res, int status, const char *msg);
+
+/* 1 when the request method is `m`. */
+int host_method_is(const inngest_http_request *req, const char *m);
+
+/* Copies query parameter `name` (percent-decoded, truncated to n - 1 bytes) into `out`.
+ * Returns 1 when present, else 0. */
+int host_query_param(const inngest_http_request *req, const char *name, char *out, size_t n);
+
+/* Writes one Server-Sent Event "event: <event>\ndata: <compact JSON>\n\n" (`data` is
+ * borrowed). Returns INNGEST_OK, or INNGEST_EIO when the client went away. */
+int host_sse_send(inngest_stream *s, const char *event, json_t *data);
+
+/* Monotonic seconds. */
+double host_mono_s(void);
+
+/* "cannot reach the Inngest server at … Is the dev server running? Start it with: npx
+ * inngest-cli@latest dev", for a failed call to Inngest (`err` borrowed). */
+void host_unreachable_message(const inngest_app *app, const inngest_error *err, char *out,
+                              size_t n);
+
+/* Sends an event or an array of them (borrowed) through the event API, counting them in
+ * the metrics. Returns INNGEST_OK with *ids (new reference), or the error code with a
+ * message for the browser in `msg` (how to start the dev server when it is unreachable). */
+int host_send_events(inngest_app *app, json_t *events, json_t **ids, char *msg, size_t n);
+
 #endif

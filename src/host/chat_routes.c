@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Direct-mode chat (POST /api/chat) and the document routes (/api/rag/documents).
+ *
+ * Direct mode runs in the request: chat_retrieve() and chat_build_messages() (the code
+ * handle-chat runs in its steps), then one model call, streamed to the browser as
+ * Server-Sent Events when it asks for them. Without an API key the answer is
+ * chat_offline_answer(): the passages themselves, labelled as such, with model "offline".
+ * A model that fails answers an error with the provider's message, never an answer.
+ */
+#include "fmacros.h"
+
+#include "host/chat_routes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/log.h"
+#include "host/metrics.h"
+#include "host/routes.h"
+
+#define DEFAULT_MAX_DOCUMENT_BYTES (4u << 20)
+#define DEFAULT_MAX_DOCUMENTS      100
+
+/* ---- shared ------------------------------------------------------------------------------- */
+
+/* Parses a request body as JSON. Returns a new reference, or NULL with a message. */
+static json_t *parse_body(const inngest_http_request *req, char *why, size_t n) {
+    json_error_t jerr;
+    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : NULL;
+    if (!body)
+        snprintf(why, n, "the body is not valid JSON%s%s", req->body_len ? ": " : " (it is empty)",
+                 req->body_len ? jerr.text : "");
+    return body;
+}
+
+/* The HTTP status for a failed call to the model server: 503 when it could not be reached
+ * or asks to come back later, 502 when it answered an error. */
+static int model_status(const inngest_error *err) {
+    if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT || err->http_status == 429 ||
+        err->http_status == 503)
+        return 503;
+    return err->code == INNGEST_EMISMATCH || err->code == INNGEST_ENOMEM ? 500 : 502;
+}
+
+static void model_message(const struct host_chat *c, const char *what, const inngest_error *err,
+                          char *out, size_t n) {
+    const char *base = inngest_ai_client_base_url(c->env->client);
+    if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT)
+        snprintf(out, n, "%s: cannot reach the model server at %s (%s)", what, base, err->message);
+    else if (err->http_status)
+        snprintf(out, n, "%s: the model server at %s answered %d: %s", what, base, err->http_status,
+                 err->message);
+    else
+        snprintf(out, n, "%s: %s", what, err->message);
+}
+
+static void count_model_error(const char *kind, const inngest_error *err) {
+    char labels[96];
+    snprintf(labels, sizeof(labels), "kind=\"%s\",outcome=\"error\"", kind);
+    metrics_add("inngest_host_model_calls_total", labels, 1);
+    snprintf(labels, sizeof(labels), "kind=\"%s\",status=\"%d\"", kind, err->http_status);
+    metrics_add("inngest_host_model_errors_total", labels, 1);
+}
+
+static void count_chat(const char *outcome) {
+    char labels[96];
+    snprintf(labels, sizeof(labels), "mode=\"direct\",outcome=\"%s\"", outcome);
+    metrics_add("inngest_host_chat_requests_total", labels, 1);
+}
+
+/* ---- POST /api/chat ----------------------------------------------------------------------- */
+
+struct chat_call {
+    struct host_chat *c;
+    json_t *request;        /* the body (borrowed) */
+    json_t *context;        /* retrieve-context result (owned) */
+    json_t *sources;        /* owned */
+    inngest_stream *stream; /* non-NULL: answering Server-Sent Events */
+    double started;
+    int gone; /* the browser went away mid-stream */
+};
+
+static int on_delta(void *user, const char *text, size_t len) {
+    struct chat_call *call = user;
+    json_t *ev = json_pack("{s:s%}", "text", text, len);
+    if (!ev)
+        return 0; /* not UTF-8 on its own: the whole text still arrives in `done` */
+    int rc = host_sse_send(call->stream, "delta", ev);
+    json_decref(ev);
+    if (rc)
+        call->gone = 1;
+    return rc;
+}
+
+static json_t *usage_json(const inngest_ai_chat_result *r) {
+    if (!r || !r->has_usage)
+        return json_null();
+    return json_pack("{s:I,s:I,s:I}", "promptTokens", (json_int_t)r->usage.prompt_tokens,
+                     "completionTokens", (json_int_t)r->usage.completion_tokens, "totalTokens",
+                     (json_int_t)r->usage.total_tokens);
+}
+
+/* The final answer: {response, sources, model, usage, mode, latencyMs}. */
+static json_t *answer_json(struct chat_call *call, const char *text, const char *model,
+                           const inngest_ai_chat_result *r) {
+    double ms = (host_mono_s() - call->started) * 1000.0;
+    metrics_observe("inngest_host_chat_latency_seconds", "mode=\"direct\"", ms / 1000.0);
+    return json_pack("{s:s,s:O,s:s,s:o,s:s,s:I}", "response", text, "sources", call->sources,
+                     "model", model, "usage", usage_json(r), "mode", "direct", "latencyMs",
+                     (json_int_t)(ms + 0.5));
+}
+
+/* Sends the failure as an `error` event, or answers it as JSON. */
+static int fail(struct chat_call *call, inngest_http_response *res, int status,
+                const char *message) {
+    if (!call->stream)
+        return host_reply_json(res, status,
+                               json_pack("{s:s,s:i}", "error", message, "status", status));
+    json_t *ev = json_pack("{s:s,s:i}", "message", message, "status", status);
+    if (ev)
+        host_sse_send(call->stream, "error", ev);
+    json_decref(ev);
+    return INNGEST_OK;
+}
+
+static int finish(struct chat_call *call, inngest_http_response *res, json_t *answer) {
+    if (!answer)
+        return fail(call, res, 500, "out of memory");
+    if (!call->stream)
+        return host_reply_json(res, 200, answer);
+    host_sse_send(call->stream, "done", answer);
+    json_decref(answer);
+    return INNGEST_OK;
+}
+
+static int answer_offline(struct chat_call *call, inngest_http_response *res) {
+    char *text = chat_offline_answer(call->context);
+    if (!text)
+        return fail(call, res, 500, "out of memory");
+    if (call->stream) {
+        json_t *ev = json_pack("{s:s}", "text", text);
+        if (ev)
+            host_sse_send(call->stream, "delta", ev);
+        json_decref(ev);
+    }
+    count_chat("offline");
+    json_t *answer = answer_json(call, text, "offline", NULL);
+    free(text);
+    return finish(call, res, answer);
+}
+
+/* Borrowed views of a messages array [{role, content}]; NULL when one is not strings. */
+static inngest_ai_message *message_views(json_t *messages, size_t *n) {
+    *n = json_array_size(messages);
+    inngest_ai_message *v = calloc(*n ? *n : 1, sizeof(*v));
+    for (size_t i = 0; v && i < *n; i++) {
+        json_t *m = json_array_get(messages, i);
+        v[i].role = json_string_value(json_object_get(m, "role"));
+        v[i].content = json_string_value(json_object_get(m, "content"));
+        if (!v[i].role || !v[i].content) {
+            free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+static int answer_with_model(struct chat_call *call, inngest_http_response *res) {
+    struct host_chat *c = call->c;
+    json_t *messages = chat_build_messages(c->env, call->request, call->context);
+    size_t n = 0;
+    inngest_ai_message *views = messages ? message_views(messages, &n) : NULL;
+    if (!views) {
+        json_decref(messages);
+        count_chat("error");
+        return fail(call, res, 500, "cannot build the prompt (out of memory)");
+    }
+    inngest_ai_chat_request creq = {.messages = views, .message_count = n};
+    inngest_ai_chat_result out = {0};
+    inngest_ai_call_info info = {0};
+    inngest_error err;
+    inngest_error_clear(&err);
+    const char *kind = call->stream ? "chat_stream" : "chat";
+    int rc = call->stream
+                 ? inngest_ai_chat_stream(c->env->client, &creq, on_delta, call, &out, &info, &err)
+                 : inngest_ai_chat(c->env->client, &creq, &out, &info, &err);
+    free(views);
+    json_decref(messages);
+    if (rc != INNGEST_OK) {
+        inngest_ai_chat_result_cleanup(&out);
+        if (call->gone) {
+            count_chat("client_gone");
+            log_msg(LOG_DEBUG, "chat: the browser closed the stream before the answer ended");
+            return INNGEST_OK;
+        }
+        count_model_error(kind, &err);
+        count_chat("model_error");
+        char msg[900];
+        model_message(c, "the model call failed", &err, msg, sizeof(msg));
+        log_json(LOG_WARN, "model call failed",
+                 json_pack("{s:s,s:i,s:i,s:s,s:s}", "kind", kind, "http_status", err.http_status,
+                           "attempts", info.attempts, "request_id", info.request_id, "error",
+                           err.message));
+        return fail(call, res, model_status(&err), msg);
+    }
+    char labels[64];
+    snprintf(labels, sizeof(labels), "kind=\"%s\",outcome=\"ok\"", kind);
+    metrics_add("inngest_host_model_calls_total", labels, 1);
+    if (out.has_usage) {
+        metrics_add("inngest_host_model_tokens_total", "kind=\"prompt\"",
+                    (double)out.usage.prompt_tokens);
+        metrics_add("inngest_host_model_tokens_total", "kind=\"completion\"",
+                    (double)out.usage.completion_tokens);
+    }
+    count_chat("answered");
+    const char *model =
+        out.model && *out.model ? out.model : inngest_ai_client_chat_model(c->env->client);
+    json_t *answer = answer_json(call, out.content ? out.content : "", model, &out);
+    inngest_ai_chat_result_cleanup(&out);
+    return finish(call, res, answer);
+}
+
+/* 1 when the client asked for Server-Sent Events; -1 when "stream" is not a boolean. */
+static int wants_stream(const inngest_http_request *req, json_t *body) {
+    json_t *flag = json_object_get(body, "stream");
+    if (flag && !json_is_boolean(flag))
+        return -1;
+    const char *accept = inngest_http_request_header(req, "Accept");
+    return json_is_true(flag) || (accept && strstr(accept, "text/event-stream"));
+}
+
+static int chat_run(struct chat_call *call, inngest_http_response *res) {
+    static const inngest_header h[] = {{"Content-Type", "text/event-stream"},
+                                       {"Cache-Control", "no-store"},
+                                       {"X-Accel-Buffering", "no"}};
+    inngest_error err;
+    inngest_error_clear(&err);
+    call->context = chat_retrieve(call->c->env, call->request, &err);
+    if (!call->context) {
+        count_model_error("embed", &err);
+        count_chat("retrieval_error");
+        char msg[900];
+        model_message(call->c, "retrieving context failed", &err, msg, sizeof(msg));
+        call->stream = NULL; /* not begun yet: a plain JSON error */
+        return fail(call, res, model_status(&err), msg);
+    }
+    call->sources = chat_sources(call->context);
+    if (!call->sources)
+        return fail(call, res, 500, "out of memory");
+    if (call->stream) {
+        int rc = inngest_stream_begin(call->stream, 200, h, sizeof(h) / sizeof(h[0]));
+        json_t *ev = json_pack("{s:O}", "sources", call->sources);
+        if (!rc && ev)
+            rc = host_sse_send(call->stream, "sources", ev);
+        json_decref(ev);
+        if (rc)
+            return INNGEST_OK; /* the browser is gone */
+    }
+    if (!inngest_ai_client_has_key(call->c->env->client))
+        return answer_offline(call, res);
+    return answer_with_model(call, res);
+}
+
+int host_chat_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                    inngest_stream *stream) {
+    struct host_chat *c = user;
+    if (!host_method_is(req, "POST"))
+        return host_reply_error(res, 405,
+                                "use POST with {\"messages\": [{\"role\": \"user\", "
+                                "\"content\": \"…\"}]}");
+    char why[300];
+    json_t *body = parse_body(req, why, sizeof(why));
+    int sse = body ? wants_stream(req, body) : 0;
+    const char *bad = !body ? why : sse < 0 ? "\"stream\" must be true or false" : NULL;
+    if (!bad) {
+        json_object_del(body, "stream"); /* a transport choice, not part of the request */
+        bad = chat_check_request(body);
+    }
+    if (bad) {
+        json_decref(body);
+        count_chat("bad_request");
+        return host_reply_error(res, 400, bad);
+    }
+    struct chat_call call = {
+        .c = c, .request = body, .stream = sse ? stream : NULL, .started = host_mono_s()};
+    int rc = chat_run(&call, res);
+    json_decref(call.context);
+    json_decref(call.sources);
+    json_decref(body);
+    return rc;
+}
+
+/* ---- /api/rag/documents ------------------------------------------------------------------- */
+
+/* Checks one document object. Returns NULL, or a message; *too_big is set for size. */
+static const char *check_document(json_t *d, size_t max_bytes, int *too_big, char *buf, size_t n) {
+    static const char *const optional[] = {"title", "key"};
+    if (!json_is_object(d))
+        return "each document must be an object {source, text, title?, key?, metadata?}";
+    json_t *src = json_object_get(d, "source"), *text = json_object_get(d, "text");
+    if (!json_is_string(src) || !json_string_length(src))
+        return "each document needs a non-empty string \"source\" (a file name or URL)";
+    if (!json_is_string(text))
+        return "each document needs a string \"text\"";
+    for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+        json_t *v = json_object_get(d, optional[i]);
+        if (v && !json_is_null(v) && !(json_is_string(v) && json_string_length(v))) {
+            snprintf(buf, n, "\"%s\" must be a non-empty string when given", optional[i]);
+            return buf;
+        }
+    }
+    json_t *meta = json_object_get(d, "metadata");
+    if (meta && !json_is_null(meta) && !json_is_object(meta))
+        return "\"metadata\" must be an object when given";
+    size_t len = json_string_length(text);
+    if (len > max_bytes) {
+        *too_big = 1;
+        snprintf(buf, n, "the text of %s is %zu bytes; the limit is %zu per document",
+                 json_string_value(src), len, max_bytes);
+        return buf;
+    }
+    const char *t = json_string_value(text);
+    size_t blank = strspn(t, " \t\r\n\f\v");
+    if (blank == len) {
+        snprintf(buf, n, "the text of %s is empty", json_string_value(src));
+        return buf;
+    }
+    return NULL;
+}
+
+static const char *doc_str(json_t *d, const char *name) {
+    return json_string_value(json_object_get(d, name));
+}
+
+static int ingest_status(int code) {
+    switch (code) {
+        case INNGEST_EINVAL:
+        case INNGEST_EPARSE:
+            return 400;
+        case INNGEST_EMISMATCH:
+            return 409;
+        case INNGEST_EHTTP:
+        case INNGEST_ETIMEOUT:
+            return 503;
+        case INNGEST_EUPSTREAM:
+            return 502;
+        default:
+            return 500;
+    }
+}
+
+/* Ingests each document now; answers {documents: [{key, status, chunks}]}, or on a failure
+ * the first failure's status with {error, documents} (the others are still ingested). */
+static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http_response *res) {
+    json_t *out = json_array();
+    int first_status = 0;
+    char first_msg[1200] = "";
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        char *meta = json_is_object(json_object_get(d, "metadata"))
+                         ? json_dumps(json_object_get(d, "metadata"), JSON_COMPACT)
+                         : NULL;
+        json_t *text = json_object_get(d, "text");
+        inngest_rag_document doc = {.key = doc_str(d, "key"),
+                                    .source = doc_str(d, "source"),
+                                    .title = doc_str(d, "title"),
+                                    .text = json_string_value(text),
+                                    .text_len = json_string_length(text),
+                                    .metadata = meta};
+        inngest_rag_ingest_opts opts = {.force = force};
+        inngest_error err;
+        inngest_error_clear(&err);
+        int status = 0;
+        size_t chunks = 0;
+        int rc = inngest_rag_ingest_document(c->env->store, c->env->embedder, &doc, &opts, &status,
+                                             &chunks, &err);
+        free(meta);
+        host_ai_count_ingest(c->ai, "http", rc ? rc : status, chunks);
+        const char *key = doc.key ? doc.key : doc.source;
+        json_t *row =
+            json_pack("{s:s,s:s,s:I}", "key", key, "status", host_ai_status_name(rc ? rc : status),
+                      "chunks", (json_int_t)chunks);
+        if (rc) {
+            char msg[700];
+            if (rc == INNGEST_EUPSTREAM || rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
+                model_message(c, "embedding failed", &err, msg, sizeof(msg));
+            else
+                snprintf(msg, sizeof(msg), "%s", err.message);
+            json_object_set_new(row, "error", json_string(msg));
+            if (!first_status) {
+                first_status = ingest_status(rc);
+                snprintf(first_msg, sizeof(first_msg), "%.400s: %s", key, msg);
+            }
+            log_json(LOG_WARN, "ingest failed", json_pack("{s:s,s:s}", "key", key, "error", msg));
+        }
+        json_array_append_new(out, row);
+    }
+    if (first_status)
+        return host_reply_json(res, first_status,
+                               json_pack("{s:s,s:o}", "error", first_msg, "documents", out));
+    return host_reply_json(res, 200, json_pack("{s:o}", "documents", out));
+}
+
+/* Sends one rag/document.added event per document, for the ingest-document function. */
+static int ingest_via_inngest(struct host_chat *c, json_t *docs, inngest_http_response *res) {
+    json_t *events = json_array(), *ids = NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        json_array_append_new(events,
+                              json_pack("{s:s,s:O}", "name", "rag/document.added", "data", d));
+    }
+    char msg[768];
+    int rc = host_send_events(c->app, events, &ids, msg, sizeof(msg));
+    json_decref(events);
+    if (rc != INNGEST_OK)
+        return host_reply_error(res, 502, msg);
+    json_t *out = json_array();
+    json_array_foreach(docs, i, d) {
+        const char *key = doc_str(d, "key") ? doc_str(d, "key") : doc_str(d, "source");
+        json_array_append_new(
+            out, json_pack("{s:s,s:s,s:O}", "key", key, "status", "queued", "eventId",
+                           json_array_get(ids, i) ? json_array_get(ids, i) : json_null()));
+    }
+    json_decref(ids);
+    return host_reply_json(res, 202, json_pack("{s:o}", "documents", out));
+}
+
+static int documents_post(struct host_chat *c, const inngest_http_request *req,
+                          inngest_http_response *res) {
+    char why[300], via[16] = "", force[8] = "";
+    json_t *body = parse_body(req, why, sizeof(why));
+    if (!body)
+        return host_reply_error(res, 400, why);
+    json_t *docs = json_is_array(body) ? json_incref(body) : json_pack("[O]", body);
+    json_decref(body);
+    size_t max_docs = c->max_documents ? c->max_documents : DEFAULT_MAX_DOCUMENTS;
+    size_t max_bytes = c->max_document_bytes ? c->max_document_bytes : DEFAULT_MAX_DOCUMENT_BYTES;
+    int status = 0;
+    const char *bad = NULL;
+    if (json_array_size(docs) == 0) {
+        bad = "send a document {source, text, title?, key?, metadata?} or an array of them";
+        status = 400;
+    } else if (json_array_size(docs) > max_docs) {
+        snprintf(why, sizeof(why), "%zu documents in one request; the limit is %zu",
+                 json_array_size(docs), max_docs);
+        bad = why;
+        status = 413;
+    }
+    /* Every document is checked before any is ingested: a bad request changes nothing. */
+    for (size_t i = 0; !bad && i < json_array_size(docs); i++) {
+        int too_big = 0;
+        bad = check_document(json_array_get(docs, i), max_bytes, &too_big, why, sizeof(why));
+        status = too_big ? 413 : 400;
+    }
+    if (bad) {
+        json_decref(docs);
+        return host_reply_error(res, status, bad);
+    }
+    host_query_param(req, "via", via, sizeof(via));
+    host_query_param(req, "force", force, sizeof(force));
+    int rc;
+    if (!strcmp(via, "inngest"))
+        rc = ingest_via_inngest(c, docs, res);
+    else if (!*via || !strcmp(via, "direct"))
+        rc = ingest_now(c, docs, !strcmp(force, "1") || !strcmp(force, "true"), res);
+    else
+        rc = host_reply_error(res, 400, "via must be \"inngest\" or \"direct\"");
+    json_decref(docs);
+    return rc;
+}
+
+static int documents_get(struct host_chat *c, inngest_http_response *res) {
+    inngest_error err;
+    inngest_error_clear(&err);
+    json_t *list = inngest_rag_store_list(c->env->store, &err);
+    if (!list)
+        return host_reply_error(res, 500, err.message);
+    inngest_rag_store_info info;
+    inngest_rag_store_get_info(c->env->store, &info);
+    return host_reply_json(
+        res, 200,
+        json_pack("{s:o,s:{s:s,s:s,s:i,s:I,s:I,s:s}}", "documents", list, "store", "path",
+                  c->ai ? c->ai->store_path : "", "embedder", c->env->embedder->id, "dim",
+                  c->env->embedder->dim, "documents", (json_int_t)info.documents, "chunks",
+                  (json_int_t)info.chunks, "kernel", info.kernel ? info.kernel : ""));
+}
+
+static int documents_delete(struct host_chat *c, const inngest_http_request *req,
+                            inngest_http_response *res) {
+    char key[4096];
+    if (!host_query_param(req, "key", key, sizeof(key)) || !*key)
+        return host_reply_error(res, 400, "say which document: DELETE /api/rag/documents?key=…");
+    inngest_error err;
+    inngest_error_clear(&err);
+    int rc = inngest_rag_store_delete(c->env->store, key, &err);
+    if (rc == INNGEST_ENOTFOUND) {
+        char msg[4200];
+        snprintf(msg, sizeof(msg), "no document has the key %s", key);
+        return host_reply_error(res, 404, msg);
+    }
+    if (rc)
+        return host_reply_error(res, 500, err.message);
+    if (c->ai)
+        host_ai_update_gauges(c->ai);
+    return host_reply_json(res, 200, json_pack("{s:s}", "deleted", key));
+}
+
+int host_documents_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                         inngest_stream *stream) {
+    struct host_chat *c = user;
+    (void)stream;
+    if (host_method_is(req, "GET"))
+        return documents_get(c, res);
+    if (host_method_is(req, "POST"))
+        return documents_post(c, req, res);
+    if (host_method_is(req, "DELETE"))
+        return documents_delete(c, req, res);
+    return host_reply_error(res, 405, "use GET, POST or DELETE");
+}
