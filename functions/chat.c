@@ -172,15 +172,16 @@ int chat_env_from_environment(struct chat_env *env, inngest_error *err) {
             env->generate = CHAT_GENERATE_RUN;
         else
             return inngest_error_set(err, INNGEST_ECONFIG,
-                                     "CHAT_GENERATE_MODE must be infer or run, not \"%.64s\"", mode);
+                                     "CHAT_GENERATE_MODE must be infer or run, not \"%.64s\"",
+                                     mode);
     }
     long v;
     const char *k = getenv("CHAT_TOP_K");
     if (k && *k) {
         if (parse_range(k, 1, 50, &v))
-            return inngest_error_set(err, INNGEST_ECONFIG,
-                                     "CHAT_TOP_K must be a whole number from 1 to 50, not \"%.64s\"",
-                                     k);
+            return inngest_error_set(
+                err, INNGEST_ECONFIG,
+                "CHAT_TOP_K must be a whole number from 1 to 50, not \"%.64s\"", k);
         env->top_k = (int)v;
     }
     const char *b = getenv("CHAT_CONTEXT_BUDGET");
@@ -264,9 +265,9 @@ const char *chat_check_request(json_t *body) {
 /* Appends a passage. `score` < 0 means none (the caller's own context). */
 static int add_passage(json_t *passages, const char *id, const char *title, const char *source,
                        double score, const char *text) {
-    json_t *p = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", id, "title", title ? title : "",
-                          "source", source ? source : "", "score",
-                          score < 0 ? json_null() : json_real(score), "text", text ? text : "");
+    json_t *p = json_pack("{s:s,s:s,s:s,s:o,s:s}", "id", id, "title", title ? title : "", "source",
+                          source ? source : "", "score", score < 0 ? json_null() : json_real(score),
+                          "text", text ? text : "");
     return p ? json_array_append_new(passages, p) : -1;
 }
 
@@ -328,7 +329,7 @@ json_t *chat_retrieve(const struct chat_env *env, json_t *request, inngest_error
         return NULL;
     }
     const char *query = last_user_content(request);
-    const char *mode = "none"; /* no store: only the caller's context */
+    const char *mode = "none";       /* no store: only the caller's context */
     json_t *passages = json_array(); /* new reference, released at cleanup */
     json_t *out = NULL;
     const char **sources = NULL;
@@ -402,8 +403,8 @@ static void add_context(struct sbuf *b, json_t *passages, size_t budget) {
         int tl = (int)chat_utf8_cut(title, strlen(title), 400);
         int sl = (int)chat_utf8_cut(source, strlen(source), 400);
         char head[1024];
-        int hn = snprintf(head, sizeof(head), "[%zu] %.*s (source: %.*s)\n", i + 1, tl, title,
-                          sl, source);
+        int hn = snprintf(head, sizeof(head), "[%zu] %.*s (source: %.*s)\n", i + 1, tl, title, sl,
+                          source);
         size_t hlen = hn < 0 ? 0 : (size_t)hn;
         const char *text = str_of(p, "text", "");
         size_t tlen = strlen(text);
@@ -435,8 +436,8 @@ json_t *chat_build_messages(const struct chat_env *env, json_t *request, json_t 
     sb_str(&sys, "</context>");
 
     json_t *out = json_array(); /* new reference: returned */
-    json_t *sysmsg = sys.failed ? NULL
-                                : json_pack("{s:s,s:s}", "role", "system", "content", sys.data);
+    json_t *sysmsg =
+        sys.failed ? NULL : json_pack("{s:s,s:s}", "role", "system", "content", sys.data);
     free(sys.data);
     if (!out || !sysmsg || json_array_append_new(out, sysmsg))
         goto fail;
@@ -527,17 +528,18 @@ static int prompt_messages(const struct chat_env *env, json_t *request, json_t *
 /* {response, model, usage, finishReason} from a chat result. Returns a new reference. */
 static json_t *answer_json(const inngest_ai_chat_result *r, const char *fallback_model) {
     const char *text = r->content && *r->content ? r->content : r->refusal ? r->refusal : "";
-    json_t *usage = r->has_usage ? json_pack("{s:I,s:I,s:I}", "prompt_tokens",
-                                             (json_int_t)r->usage.prompt_tokens,
-                                             "completion_tokens",
-                                             (json_int_t)r->usage.completion_tokens, "total_tokens",
-                                             (json_int_t)r->usage.total_tokens)
-                                 : json_null();
+    json_t *usage =
+        r->has_usage
+            ? json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)r->usage.prompt_tokens,
+                        "completion_tokens", (json_int_t)r->usage.completion_tokens, "total_tokens",
+                        (json_int_t)r->usage.total_tokens)
+            : json_null();
     if (!usage)
         return NULL;
     return json_pack("{s:s,s:s,s:o,s:o}", "response", text, "model",
                      r->model && *r->model ? r->model : fallback_model, "usage", usage,
-                     "finishReason", r->finish_reason ? json_string(r->finish_reason) : json_null());
+                     "finishReason",
+                     r->finish_reason ? json_string(r->finish_reason) : json_null());
 }
 
 struct generate_args {
@@ -667,8 +669,7 @@ static int handle_chat(inngest_ctx *ctx, json_t **result) {
     json_t *answer = NULL; /* new reference {response, model, usage, …} */
     struct generate_args args = {env, data, context};
     if (!has_key(env)) {
-        INNGEST_STEP(
-            inngest_step_run(ctx, "generate-response", generate_offline, context, &gen));
+        INNGEST_STEP(inngest_step_run(ctx, "generate-response", generate_offline, context, &gen));
         answer = json_pack("{s:O,s:s,s:n}", "response", gen, "model", "offline", "usage");
     } else if (env->generate == CHAT_GENERATE_RUN) {
         INNGEST_STEP(inngest_step_run(ctx, "generate-response", generate_run, &args, &gen));
@@ -681,11 +682,10 @@ static int handle_chat(inngest_ctx *ctx, json_t **result) {
 
     json_t *session = json_object_get(data, "sessionId");
     json_t *usage = json_object_get(answer, "usage");
-    *result = json_pack("{s:O,s:O,s:o,s:s,s:O}", "response",
-                        json_object_get(answer, "response"), "sessionId",
-                        json_is_string(session) ? session : json_null(), "sources",
-                        chat_sources(context), "model", str_of(answer, "model", "offline"),
-                        "usage", usage ? usage : json_null());
+    *result = json_pack("{s:O,s:O,s:o,s:s,s:O}", "response", json_object_get(answer, "response"),
+                        "sessionId", json_is_string(session) ? session : json_null(), "sources",
+                        chat_sources(context), "model", str_of(answer, "model", "offline"), "usage",
+                        usage ? usage : json_null());
     json_decref(answer);
     return *result ? INNGEST_OK : inngest_ctx_fail(ctx, 0, "out of memory");
 }
@@ -693,8 +693,7 @@ static int handle_chat(inngest_ctx *ctx, json_t **result) {
 /* ---- registration ------------------------------------------------------------------------- */
 
 int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,
-                      inngest_handler_fn handler, const struct chat_env *env,
-                      inngest_error *err) {
+                      inngest_handler_fn handler, const struct chat_env *env, inngest_error *err) {
     inngest_function *f = inngest_function_create(id, handler, err);
     if (!f)
         return err && err->code ? err->code : INNGEST_ENOMEM;

@@ -17,8 +17,7 @@ size_t chat_utf8_cut(const char *s, size_t len, size_t max);
 /* Creates function `id` (display name `name`, triggered by `event`) with `env` as its
  * userdata and adds it to `app`. Fills `err` on failure. */
 int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,
-                      inngest_handler_fn handler, const struct chat_env *env,
-                      inngest_error *err);
+                      inngest_handler_fn handler, const struct chat_env *env, inngest_error *err);
 
 /* Adds ingest-document (ingest_document.c). */
 int chat_ingest_register(inngest_app *app, const struct chat_env *env, inngest_error *err);

@@ -92,8 +92,8 @@ static int need_store(const struct chat_env *env, inngest_error *err) {
 
 /* The chunk list of a chunk-step result as structs; checks every range against the text.
  * `*out` is malloc'd. */
-static int chunks_of(json_t *chunked, const struct document *d, inngest_rag_chunk **out,
-                     size_t *n, inngest_error *err) {
+static int chunks_of(json_t *chunked, const struct document *d, inngest_rag_chunk **out, size_t *n,
+                     inngest_error *err) {
     json_t *list = json_object_get(chunked, "chunks");
     size_t count = json_array_size(list);
     inngest_rag_chunk *c = malloc((count ? count : 1) * sizeof(*c));
@@ -118,8 +118,8 @@ static int chunks_of(json_t *chunked, const struct document *d, inngest_rag_chun
 
 /* Embeds chunks `idx[0..n)` of `d` into `out` (n * dim floats, unit length). */
 static int embed_chunks(inngest_rag_embedder *e, const struct document *d,
-                        const inngest_rag_chunk *chunks, const size_t *idx, size_t n,
-                        float *out, inngest_error *err) {
+                        const inngest_rag_chunk *chunks, const size_t *idx, size_t n, float *out,
+                        inngest_error *err) {
     char **texts = calloc(n ? n : 1, sizeof(*texts));
     int rc = texts ? INNGEST_OK : chat_oom(err);
     for (size_t i = 0; !rc && i < n; i++) {
@@ -145,9 +145,8 @@ static int chunk_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *
     json_t *list = NULL; /* new reference, released at cleanup */
     int rc = need_store(env, err);
     if (!rc)
-        rc = store_error(inngest_rag_store_check(env->store, env->embedder->id,
-                                                 env->embedder->dim, err),
-                         err);
+        rc = store_error(
+            inngest_rag_store_check(env->store, env->embedder->id, env->embedder->dim, err), err);
     if (rc)
         goto cleanup;
     char hash[17], have[17];
@@ -278,8 +277,8 @@ static int store_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *
         rc = chat_oom(err);
         goto cleanup;
     }
-    if (n && (rc = inngest_rag_store_load_staged(env->store, d->key, hash, 0, n, e->dim, vecs,
-                                                 have, err)))
+    if (n && (rc = inngest_rag_store_load_staged(env->store, d->key, hash, 0, n, e->dim, vecs, have,
+                                                 err)))
         goto cleanup;
     size_t nmissing = 0;
     for (size_t i = 0; i < n; i++)
@@ -342,8 +341,8 @@ static int ingest_document(inngest_ctx *ctx, json_t **result) {
     struct batch_args a = {.data = data, .chunked = chunked};
     size_t n = (size_t)json_integer_value(json_object_get(chunked, "count"));
     /* The embedder's own batch size, so the vectors are those of a one-shot ingestion. */
-    size_t batch = env->embedder && env->embedder->max_batch ? env->embedder->max_batch
-                                                             : DEFAULT_BATCH;
+    size_t batch =
+        env->embedder && env->embedder->max_batch ? env->embedder->max_batch : DEFAULT_BATCH;
     if (!json_is_true(json_object_get(chunked, "unchanged"))) {
         for (a.first = 0; a.first < n; a.first += batch) {
             a.count = n - a.first < batch ? n - a.first : batch;
