@@ -797,6 +797,13 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
     return rc;
 }
 
+/* A 2xx answer that cannot be read will not read better the next time: mark it final, as
+ * the header promises (an {"error":…} object inside it keeps its own verdict). */
+static void malformed_no_retry(int rc, inngest_error *err) {
+    if (rc == INNGEST_EPARSE && err)
+        err->no_retry = 1;
+}
+
 int inngest_ai_chat(inngest_ai_client *c, const inngest_ai_chat_request *req,
                     inngest_ai_chat_result *out, inngest_ai_call_info *info,
                     inngest_error *err) {
@@ -819,6 +826,7 @@ int inngest_ai_chat(inngest_ai_client *c, const inngest_ai_chat_request *req,
             rc = inngest_ai_chat_parse(answer, out, err);
             json_decref(answer);
         }
+        malformed_no_retry(rc, err);
     }
     inngest_http_response_cleanup(&res);
     return rc;
@@ -846,6 +854,7 @@ int inngest_ai_chat_stream(inngest_ai_client *c, const inngest_ai_chat_request *
                     : inngest_error_set(err, INNGEST_EPARSE, "the model server's answer is "
                                                              "neither a stream nor JSON");
         json_decref(answer);
+        malformed_no_retry(rc, err);
         if (rc == INNGEST_OK && on_delta && out->content[0] &&
             on_delta(user, out->content, strlen(out->content)))
             rc = inngest_error_set(err, INNGEST_EINVAL, "stopped by the caller");
@@ -865,6 +874,7 @@ int inngest_ai_chat_stream(inngest_ai_client *c, const inngest_ai_chat_request *
             }
         } else if (s.parse_failed) {
             rc = inngest_error_set(err, INNGEST_EPARSE, "the stream carried a non-JSON event");
+            malformed_no_retry(rc, err);
         } else if (!s.acc.done) {
             rc = inngest_error_set(err, INNGEST_EHTTP,
                                    "the stream ended without [DONE] after %d deltas",
@@ -935,6 +945,7 @@ int inngest_ai_embed(inngest_ai_client *c, const char *const *texts, size_t n, i
                         : inngest_error_set(err, INNGEST_EPARSE,
                                             "the embeddings answer is not JSON (%s)", jerr.text);
             json_decref(answer);
+            malformed_no_retry(rc, err);
         }
         inngest_http_response_cleanup(&res);
         if (rc != INNGEST_OK) {
