@@ -14,6 +14,11 @@
 //     --verbose            print every difference, allowed or not
 //     --full               also the slow scenarios (the real 1000-step limit)
 //
+// A scenario with `apps: ["c"]` is host-only: it runs against the C host alone (the chat
+// functions need the RAG store, which the reference app does not have), so it has its own
+// checks and nothing to compare. Such scenarios start their own host through
+// t.startChatHost() (see startChatHost below).
+//
 // Exit status: 0 all scenarios matched, 1 a mismatch or failure, 77 when the npm
 // dependencies are not installed (CTest reports that as skipped).
 import fs from "node:fs";
@@ -73,16 +78,56 @@ function appEnv(mode, emuUrl, aiUrl) {
     return env;
 }
 
-// Runs every selected scenario against one app in one mode. Returns {results, unexpected}.
-async function runApp(which, mode, args, list, outDir) {
-    const ai = await startFakeOpenAI();
-    const emu = await new Emulator({
+// A started emulator configured like the server of `mode`; it logs to <outDir>/<mode>-<tag>.
+function startEmulator(mode, args, outDir, tag) {
+    return new Emulator({
         signingKey: mode === "cloud" ? SIGNING_KEY : null,
         eventKey: EVENT_KEY,
         timeScale: args.scale,
         retryDelayMs: 20,
-        log: (m) => fs.appendFileSync(path.join(outDir, `${mode}-${which}.emulator.log`), m + "\n"),
+        log: (m) => fs.appendFileSync(path.join(outDir, `${mode}-${tag}.emulator.log`), m + "\n"),
     }).start();
+}
+
+// Starts a C host of its own for a host-only scenario: without --fixtures (so it serves
+// handle-chat and ingest-document), against its own emulator, with a fresh RAG store in a
+// temp dir and the hashing embedder (the fake model API has no embeddings). `env` entries
+// override the usual environment; a null value removes the variable. The host is synced
+// before this resolves. Returns {emu, app, stop()}; stop() ends both and removes the store.
+async function startChatHost({ args, mode, ai, outDir, tag, env: extra = {} }) {
+    const emu = await startEmulator(mode, args, outDir, `c-${tag}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "inngest-chat-"));
+    const env = { ...appEnv(mode, emu.url, ai.url), RAG_STORE_PATH: path.join(dir, "rag.db"), RAG_EMBEDDER: "hash" };
+    for (const [k, v] of Object.entries(extra)) {
+        if (v === null) delete env[k];
+        else env[k] = v;
+    }
+    let app = null;
+    const stop = async () => {
+        if (app) await app.stop();
+        await emu.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    try {
+        app = await startApp({
+            cmd: args.host, args: ["--host", "127.0.0.1", "--port", "0"], env,
+            logFile: path.join(outDir, `${mode}-c-${tag}.app.log`),
+            signingKey: mode === "cloud" ? SIGNING_KEY : null,
+        });
+        const s = await emu.syncApp(app.url);
+        if (s.response?.status !== 200) throw new Error(`chat host sync answered ${s.response?.status}: ${s.response?.body}`);
+    } catch (err) {
+        await stop();
+        throw err;
+    }
+    return { emu, app, stop };
+}
+
+// Runs every selected scenario against one app in one mode. Returns {results, unexpected}.
+async function runApp(which, mode, args, list, outDir) {
+    list = list.filter((s) => !s.apps || s.apps.includes(which));
+    const ai = await startFakeOpenAI();
+    const emu = await startEmulator(mode, args, outDir, which);
     emu.stepLimits.set("inngest-c-ai-chat-bench-many-steps", STEP_LIMIT);
     const results = new Map();
     let app = null;
@@ -100,7 +145,10 @@ async function runApp(which, mode, args, list, outDir) {
             [ai.url, "<ai>"],
         ];
         const one = async (sc) => {
-            const t = makeContext({ emu, app, mode, ai, scale: args.scale, signingKey: SIGNING_KEY });
+            const t = makeContext({
+                emu, app, mode, ai, scale: args.scale, signingKey: SIGNING_KEY,
+                startChatHost: (opts) => startChatHost({ args, mode, ai, outDir, ...opts }),
+            });
             const started = Date.now();
             let outcome;
             try {
@@ -171,14 +219,16 @@ async function main() {
         // Both apps at once: each has its own emulator, fake model API and ports.
         const perApp = await Promise.all(args.apps.map((a) => runApp(a, mode, args, list, outDir)));
         const byApp = Object.fromEntries(args.apps.map((a, i) => [a, perApp[i]]));
-        for (const name of byApp[args.apps[0]].keys()) {
+        // Every scenario any app ran (host-only ones ran for the C host alone).
+        const names = [...new Set(args.apps.flatMap((a) => [...byApp[a].keys()]))];
+        for (const name of names) {
             ran++;
             const problems = [];
             for (const a of args.apps) {
                 for (const f of byApp[a].get(name)?.failures || []) problems.push(`[${a}] ${f}`);
             }
             let allowedHere = 0;
-            if (byApp.js && byApp.c) {
+            if (byApp.js?.has(name) && byApp.c?.has(name)) {
                 for (const d of diff(byApp.js.get(name)?.outcome, byApp.c.get(name)?.outcome)) {
                     const e = allow.match(d, name, mode);
                     if (e) {
@@ -190,7 +240,8 @@ async function main() {
                 }
             }
             allowed += allowedHere;
-            const ms = args.apps.map((a) => `${a} ${byApp[a].get(name)?.ms ?? 0}ms`).join(", ");
+            const ms = args.apps.filter((a) => byApp[a].has(name))
+                .map((a) => `${a} ${byApp[a].get(name)?.ms ?? 0}ms`).join(", ");
             if (problems.length) {
                 failed++;
                 console.log(`FAIL ${mode.padEnd(5)} ${name} (${ms})`);

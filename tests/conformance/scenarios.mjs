@@ -99,10 +99,12 @@ function executorOp(op) {
 
 // ---- the context handed to a scenario ----------------------------------------------------------
 
-export function makeContext({ emu, app, mode, ai, scale, signingKey }) {
+export function makeContext({ emu, app, mode, ai, scale, signingKey, startChatHost }) {
     const failures = [];
     const t = {
         emu, app, mode, ai, scale, signingKey, failures,
+        // Host-only scenarios: a C host of their own, serving the chat functions (run.mjs).
+        startChatHost,
         expect(cond, message) {
             if (!cond) failures.push(message);
             return !!cond;
@@ -554,6 +556,173 @@ export const scenarios = [
         },
     },
 ];
+
+// ---- host-only: the chat functions ------------------------------------------------------------
+//
+// The reference app has no RAG store, so these run against the C host alone (`apps: ["c"]`)
+// and check the contract of handle-chat and ingest-document instead of comparing. Each
+// starts a host of its own (t.startChatHost: a fresh store seeded with docs/*.md, the
+// hashing embedder, the fake model API as OPENAI_BASE_URL) and its own emulator.
+
+// Runs `fn(host)` with a chat host started with `env`, and always stops it.
+async function withChatHost(t, tag, env, fn) {
+    const host = await t.startChatHost({ tag, env });
+    try {
+        const outcome = await fn(host);
+        t.expectEqual(host.emu.unexpected.map((u) => `${u.method} ${u.path}`), [], "calls to routes the emulator does not serve");
+        return outcome;
+    } finally {
+        await host.stop();
+    }
+}
+
+// Sends `data` as event `name` to the chat host's emulator and waits for the run.
+async function runOn(host, name, data) {
+    const id = host.emu.sendEvents({ name, data })[0];
+    return host.emu.waitForRun(id, { timeoutMs: 30000 });
+}
+
+function ask(host, question, extra = {}) {
+    return runOn(host, "chat/message", { messages: [{ role: "user", content: question }], sessionId: "conformance", ...extra });
+}
+
+// Each call's answer as "<op> <step>" (206) or its status.
+function callSummary(run) {
+    return run.transcript.map((c) => {
+        const body = tryJson(c.response?.body ?? "");
+        return Array.isArray(body) ? body.map((o) => `${o.op} ${o.name}`).join(", ") : String(c.response?.status ?? c.error);
+    });
+}
+
+// The ops of call `i` of a run.
+function opsOf(run, i) {
+    return tryJson(run.transcript[i]?.response?.body ?? "") || [];
+}
+
+// handle-chat's output: {response, sessionId, sources:[{id,title,score}], model, usage}.
+function checkChatOutput(t, run, { response, model, usage }) {
+    const out = run.output || {};
+    t.expectEqual(Object.keys(out).sort(), ["model", "response", "sessionId", "sources", "usage"], "output keys");
+    if (typeof response === "string") t.expectEqual(out.response, response, "output.response");
+    else t.expect(response(out.response ?? ""), `output.response: ${JSON.stringify(out.response)?.slice(0, 300)}`);
+    t.expectEqual(out.sessionId, "conformance", "output.sessionId");
+    t.expectEqual(out.model, model, "output.model");
+    t.expectEqual(out.usage, usage, "output.usage");
+    t.expect(Array.isArray(out.sources) && out.sources.length > 0, "output.sources is a non-empty list");
+    for (const s of out.sources || []) {
+        t.expectEqual(Object.keys(s).sort(), ["id", "score", "title"], "a source's keys");
+    }
+}
+
+const FAKE_USAGE = { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 };
+
+scenarios.push(
+    {
+        // Infer mode (the default): the host reports an AIGateway op, the executor calls the
+        // model, and the host reads the saved answer.
+        name: "chat-infer",
+        apps: ["c"],
+        async run(t) {
+            return withChatHost(t, "chat-infer", {}, async (host) => {
+                const question = `chat-infer (${t.mode}): how is a failed step retried?`;
+                const run = await ask(host, question);
+                t.expectEqual(run.status, "Completed", "status");
+                t.expectEqual(callSummary(run), ["StepRun retrieve-context", "AIGateway generate-response", "200"], "calls");
+                const passages = opsOf(run, 0)[0]?.data?.passages || [];
+                t.expect(passages.length > 0 && passages.every((p) => p.id && p.source && typeof p.text === "string"),
+                    "retrieve-context returns passages from the built-in documents");
+                const o = opsOf(run, 1)[0]?.opts || {};
+                t.expectEqual(o.url, `${t.ai.url}/v1/chat/completions`, "AIGateway url");
+                t.expectEqual(o.format, "openai-chat", "AIGateway format");
+                t.expectEqual(o.auth_key, "sk-test-conformance", "AIGateway auth_key");
+                t.expectEqual(o.body?.model, "gpt-4o-mini", "AIGateway body.model");
+                t.expectEqual(o.body?.messages?.at(-1), { role: "user", content: question }, "the question is the last message");
+                t.expect(o.body?.messages?.[0]?.role === "system" && o.body.messages[0].content.includes("[1] "),
+                    "the system prompt numbers the passages");
+                const calls = t.ai.requests.filter((r) => JSON.stringify(r.body).includes(question));
+                t.expectEqual(calls.length, 1, "model calls (made by the executor)");
+                t.expectEqual(calls[0]?.headers.authorization, "Bearer sk-test-conformance", "model auth header");
+                t.expectEqual(calls[0]?.body, o.body, "the executor sent the op's body");
+                checkChatOutput(t, run, { response: `echo: ${question}`, model: "gpt-4o-mini", usage: FAKE_USAGE });
+                return { calls: callSummary(run), output: run.output };
+            });
+        },
+    },
+    {
+        // Run mode: the host calls the model itself inside step.run. A retriable model error
+        // (503, 500) is a retriable step error: the step is retried and the run recovers, or
+        // fails once the attempts are spent.
+        name: "chat-run",
+        apps: ["c"],
+        async run(t) {
+            const env = { CHAT_GENERATE_MODE: "run", OPENAI_MAX_RETRIES: "0" };
+            return withChatHost(t, "chat-run", env, async (host) => {
+                const question = `chat-run (${t.mode}): how is a failed step retried?`;
+                const run = await ask(host, question);
+                t.expectEqual(run.status, "Completed", "status");
+                t.expectEqual(callSummary(run), ["StepRun retrieve-context", "StepRun generate-response", "200"], "calls");
+                const calls = t.ai.requests.filter((r) => JSON.stringify(r.body).includes(question));
+                t.expectEqual(calls.length, 1, "model calls (made by the host)");
+                t.expectEqual(calls[0]?.headers.authorization, "Bearer sk-test-conformance", "model auth header");
+                t.expectEqual(calls[0]?.body?.messages?.at(-1), { role: "user", content: question }, "the question is the last message");
+                checkChatOutput(t, run, { response: `echo: ${question}`, model: "gpt-4o-mini", usage: FAKE_USAGE });
+
+                const flaky = `fail-once:${t.mode}-chat-run what is a step?`;
+                const again = await ask(host, flaky);
+                t.expectEqual(again.status, "Completed", "fails-once status");
+                t.expectEqual(callSummary(again),
+                    ["StepRun retrieve-context", "StepError generate-response", "StepRun generate-response", "200"],
+                    "fails-once calls");
+                t.expect((opsOf(again, 1)[0]?.error?.message || "").includes("overloaded, try again"),
+                    `the step error carries the provider's message: ${JSON.stringify(opsOf(again, 1)[0]?.error)}`);
+                t.expectEqual(again.transcript.map((c) => c.attempt), [0, 0, 1, 0], "fails-once attempts");
+                checkChatOutput(t, again, { response: `echo: ${flaky}`, model: "gpt-4o-mini", usage: FAKE_USAGE });
+
+                const broken = `fail-always (${t.mode}) chat-run`;
+                const failed = await ask(host, broken);
+                t.expectEqual(failed.status, "Failed", "fails-always status");
+                const modelCalls = t.ai.requests.filter((r) => JSON.stringify(r.body).includes(broken));
+                t.expectEqual(modelCalls.length, 5, "fails-always model calls (1 + 4 retries)");
+                t.expect(JSON.stringify(failed.output).includes("model exploded"), `fails-always output: ${JSON.stringify(failed.output)}`);
+                return { calls: callSummary(run), retried: callSummary(again), failed: callSummary(failed), output: run.output };
+            });
+        },
+    },
+    {
+        // No API key: generate-response returns the passages themselves and no model is
+        // called. Also ingest-document through the executor, then a question restricted to
+        // the new document.
+        name: "chat-offline-and-ingest",
+        apps: ["c"],
+        async run(t) {
+            return withChatHost(t, "chat-offline", { OPENAI_API_KEY: null }, async (host) => {
+                const source = "conformance/zebra.md";
+                const text = "# Zebra facts\n\nThe conformance zebra has exactly seventeen stripes.\n";
+                const ingest = await runOn(host, "rag/document.added", { source, text });
+                t.expectEqual(ingest.status, "Completed", "ingest status");
+                t.expectEqual(callSummary(ingest), ["StepRun chunk", "StepRun embed-batch", "StepRun store", "200"], "ingest calls");
+                t.expectEqual(ingest.output, { key: source, status: "added", chunks: 1 }, "ingest output");
+                const twice = await runOn(host, "rag/document.added", { source, text });
+                t.expectEqual(callSummary(twice), ["StepRun chunk", "StepRun store", "200"], "unchanged: no embed-batch");
+                t.expectEqual(twice.output?.status, "unchanged", "second ingest status");
+
+                const question = `chat-offline (${t.mode}): how many stripes has the conformance zebra?`;
+                const run = await ask(host, question, { selectedFilePathnames: [source] });
+                t.expectEqual(run.status, "Completed", "status");
+                t.expectEqual(callSummary(run), ["StepRun retrieve-context", "StepRun generate-response", "200"], "calls");
+                checkChatOutput(t, run, {
+                    response: (r) => r.startsWith("No model was called") && r.split("\n")[0].includes("OPENAI_API_KEY") &&
+                        r.includes("[1] Zebra facts (source: conformance/zebra.md)") && r.includes("seventeen stripes"),
+                    model: "offline",
+                    usage: null,
+                });
+                t.expectEqual(run.output?.sources?.map((s) => s.id), [`${source}#0`], "only the selected document");
+                t.expectEqual(t.ai.requests.filter((r) => JSON.stringify(r.body).includes(question)).length, 0, "no model call");
+                return { ingest: callSummary(ingest), calls: callSummary(run), output: run.output };
+            });
+        },
+    },
+);
 
 function aiView(r) {
     return {
