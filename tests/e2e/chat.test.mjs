@@ -3,12 +3,20 @@
 //
 //   node chat.test.mjs <path to inngest-host> <screenshot dir>
 //
-// Starts the host on a free loopback port, opens the page, and checks what a user sees.
+// Starts the host on a free loopback port, opens the page, and checks what a user sees:
+// Inngest mode with no Inngest server; then, against a fake OpenAI-compatible model server
+// and the executor emulator of tests/conformance (standing in for `inngest dev`), a
+// question in direct mode (streamed) and one in Inngest mode, each with numbered sources,
+// and a document added from the Knowledge base section. Screenshots go to <screenshot dir>.
 // Exit code 0 = pass, 77 = skipped (no chromium), anything else = failure.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
+import os from "node:os";
 import path from "node:path";
+
+import { Emulator } from "../conformance/lib/emulator.mjs";
 
 const [hostBin, shotDir = "."] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -49,14 +57,78 @@ function startHost(env) {
   });
 }
 
+/** A fake OpenAI-compatible server: chat completions (plain and streamed) and embeddings. */
+function startFakeModel() {
+  const ANSWER = ["inngest-c is ", "an Inngest SDK ", "written in C [1]."];
+  const srv = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", async () => {
+      const json = JSON.parse(body || "{}");
+      if (req.url.endsWith("/embeddings")) {
+        const dim = json.dimensions || 16;
+        const data = json.input.map((text, index) => {
+          const v = new Array(dim).fill(0);
+          v[0] = 1;
+          for (const w of text.toLowerCase().split(/\W+/)) if (w) v[[...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7) % dim] += 1;
+          return { index, embedding: v };
+        });
+        res.writeHead(200, { "Content-Type": "application/json" });
+        return res.end(JSON.stringify({ data, model: json.model }));
+      }
+      const usage = { prompt_tokens: 120, completion_tokens: 9, total_tokens: 129 };
+      if (!json.stream) {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        return res.end(JSON.stringify({
+          id: "c1", object: "chat.completion", model: "fake-model",
+          choices: [{ index: 0, message: { role: "assistant", content: ANSWER.join("") }, finish_reason: "stop" }], usage,
+        }));
+      }
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      for (const part of ANSWER) {
+        res.write(`data: ${JSON.stringify({ id: "c1", model: "fake-model", choices: [{ index: 0, delta: { content: part } }] })}\n\n`);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      res.write(`data: ${JSON.stringify({ id: "c1", model: "fake-model", choices: [], usage })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve({
+    url: `http://127.0.0.1:${srv.address().port}`,
+    close: () => new Promise((r) => srv.close(r)),
+  })));
+}
+
+/** Asks `question` in the current mode and waits for the answer bubble to get its meta line. */
+async function ask(page, question) {
+  const before = await page.locator(".msg.assistant").count();
+  await page.fill("#question", question);
+  await page.click("#send");
+  const box = page.locator(".msg.assistant").nth(before);
+  await box.locator(".meta").waitFor({ timeout: 20000 });
+  return box;
+}
+
+/** SIGTERM, then wait until the host has exited (it closes its store on the way out). */
+function stopHost(h) {
+  if (h.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    h.child.removeAllListeners("exit");
+    h.child.on("exit", resolve);
+    h.child.kill("SIGTERM");
+  });
+}
+
 function check(cond, what) {
   if (!cond) throw new Error("check failed: " + what);
   console.log("ok - " + what);
 }
 
-let host, browser;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "inngest-e2e-"));
+let host, host2, browser, model, emu;
 try {
-  host = await startHost({ INNGEST_DEV: `http://127.0.0.1:${await closedPort()}` });
+  host = await startHost({ INNGEST_DEV: `http://127.0.0.1:${await closedPort()}`,
+                           RAG_STORE_PATH: path.join(tmp, "down.db"), OPENAI_API_KEY: "" });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -80,10 +152,70 @@ try {
   mkdirSync(shotDir, { recursive: true });
   await page.screenshot({ path: path.join(shotDir, "chat-inngest-down.png"), fullPage: true });
   console.log("screenshot: " + path.join(shotDir, "chat-inngest-down.png"));
+
+  // A host with a model (the fake) and Inngest (the emulator).
+  model = await startFakeModel();
+  emu = await new Emulator({ timeScale: 0.1, retryDelayMs: 50 }).start();
+  host2 = await startHost({
+    INNGEST_DEV: emu.url, OPENAI_API_KEY: "sk-e2e", OPENAI_BASE_URL: model.url + "/v1",
+    OPENAI_EMBEDDING_DIMENSIONS: "16", RAG_STORE_PATH: path.join(tmp, "chat.db"),
+  });
+  const sync = await emu.syncApp(host2.base + "/api/inngest");
+  check(sync.response?.status === 200 && emu.functions.has("inngest-c-ai-chat-handle-chat"),
+        "the emulator synced the host and sees handle-chat");
+  const page2 = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  await page2.goto(host2.base + "/");
+
+  // Direct mode: tokens arrive one by one, then the sources and the meta line.
+  await page2.fill("#question", "What is inngest-c?");
+  await page2.click("#send");
+  const first = page2.locator(".msg.assistant").first();
+  await page2.waitForFunction(() => {
+    const t = document.querySelector(".msg.assistant .text");
+    return t && t.textContent.startsWith("inngest-c is ") && !t.textContent.endsWith("[1].");
+  }, null, { timeout: 10000 });
+  check(true, "direct mode shows the answer while it streams");
+  await first.locator(".meta").waitFor({ timeout: 10000 });
+  check((await first.locator(".text").textContent()) === "inngest-c is an Inngest SDK written in C [1].",
+        "direct mode shows the whole answer");
+  const srcs = await first.locator(".sources li").allTextContents();
+  check(srcs.length > 0 && srcs[0].startsWith("[1]"), "direct mode shows numbered sources: " + srcs[0]);
+  const meta1 = await first.locator(".meta").textContent();
+  check(/^direct · fake-model · \d+\.\d\d s/.test(meta1), "direct mode shows mode, model and latency: " + meta1);
+
+  // Inngest mode: handle-chat runs on the emulator, which calls the fake model (ai.infer).
+  await page2.check("#use-inngest");
+  const second = await ask(page2, "How does the host stream results?");
+  const cls = await second.getAttribute("class");
+  check(!/error/.test(cls), "Inngest mode answers without an error: " + (await second.textContent()).slice(0, 200));
+  check((await second.locator(".text").textContent()).includes("written in C [1]."), "Inngest mode shows the answer");
+  const srcs2 = await second.locator(".sources li").allTextContents();
+  check(srcs2.length > 0 && srcs2[0].startsWith("[1]"), "Inngest mode shows numbered sources: " + srcs2[0]);
+  const meta2 = await second.locator(".meta").textContent();
+  check(/^inngest · .*\d+\.\d\d s · run /.test(meta2), "Inngest mode shows mode, latency and run: " + meta2);
+
+  // The knowledge base: paste a document, see it listed.
+  await page2.click("#docs summary");
+  await page2.fill("#doc-title", "Tea notes");
+  await page2.fill("#doc-text", "# Tea notes\n\nGreen tea is brewed at 80 degrees.");
+  await page2.click("#doc-add");
+  await page2.locator("#doc-jobs .ok").waitFor({ timeout: 10000 });
+  check(/added \(1 chunks\)/.test(await page2.locator("#doc-jobs").textContent()), "a pasted document is added");
+  await page2.locator("#doc-list td", { hasText: "pasted:Tea notes" }).waitFor({ timeout: 5000 });
+  check(true, "the document list shows it");
+  await page2.click("#docs summary"); // closed again, so the chat fills the screenshot
+  await page2.screenshot({ path: path.join(shotDir, "chat-answers.png"), fullPage: true });
+  console.log("screenshot: " + path.join(shotDir, "chat-answers.png"));
+  await page2.click("#docs summary");
+  await page2.screenshot({ path: path.join(shotDir, "chat-documents.png"), fullPage: true });
+  console.log("screenshot: " + path.join(shotDir, "chat-documents.png"));
 } catch (e) {
   console.error(e.stack || String(e));
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close();
-  if (host) host.child.kill("SIGTERM");
+  await Promise.all([host, host2].filter(Boolean).map(stopHost));
+  if (emu) await emu.stop();
+  if (model) await model.close();
+  rmSync(tmp, { recursive: true, force: true });
 }
