@@ -247,8 +247,10 @@ static int chat_run(struct chat_call *call, inngest_http_response *res) {
         return fail(call, res, model_status(&err), msg);
     }
     call->sources = chat_sources(call->context);
-    if (!call->sources)
+    if (!call->sources) {
+        call->stream = NULL; /* not begun yet */
         return fail(call, res, 500, "out of memory");
+    }
     if (call->stream) {
         int rc = inngest_stream_begin(call->stream, 200, h, sizeof(h) / sizeof(h[0]));
         json_t *ev = json_pack("{s:O}", "sources", call->sources);
