@@ -9,6 +9,7 @@
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <inngest/inngest.h>
 
@@ -129,6 +130,22 @@ static char *get_text(struct env *e, const char *path) {
     return body;
 }
 
+/* GET /metrics until the sample `key` reaches `want` (at most 2 s): the server counts a
+ * request after its answer is written, so the next request can overtake the count.
+ * Returns the last body (malloc'd) and the value reached. */
+static char *metrics_until(struct env *e, const char *key, int want, int *got) {
+    for (int tries = 0;; tries++) {
+        char *body = get_text(e, "/metrics");
+        char *at = strstr(body, key);
+        *got = at ? atoi(at + strlen(key)) : 0;
+        if (*got >= want || tries == 200)
+            return body;
+        free(body);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 TEST_CASE(send_and_poll) {
     struct env e;
     start(&e, 1);
@@ -213,10 +230,15 @@ TEST_CASE(metrics_parse_and_move) {
     start(&e, 1);
     json_t *j = get_json(&e, "GET", "/healthz", NULL, 200);
     json_decref(j);
-    char *before = get_text(&e, "/metrics");
+    const char *key = "inngest_host_http_requests_total{route=\"/healthz\",method=\"GET\","
+                      "status=\"200\"} ";
+    int count;
+    char *before = metrics_until(&e, key, 1, &count);
+    CHECK_EQ_INT(count, 1);
     j = get_json(&e, "GET", "/healthz", NULL, 200);
     json_decref(j);
-    char *after = get_text(&e, "/metrics");
+    char *after = metrics_until(&e, key, 2, &count);
+    CHECK_EQ_INT(count, 2);
 
     regex_t line;
     CHECK_EQ_INT(regcomp(&line,
@@ -233,16 +255,6 @@ TEST_CASE(metrics_parse_and_move) {
     }
     CHECK(lines > 10);
     regfree(&line);
-    const char *key = "inngest_host_http_requests_total{route=\"/healthz\",method=\"GET\","
-                      "status=\"200\"} ";
-    char *b = strstr(before, key);
-    CHECK(b);
-    CHECK_EQ_INT(atoi(b + strlen(key)), 1);
-    free(after);
-    after = get_text(&e, "/metrics");
-    char *a = strstr(after, key);
-    CHECK(a);
-    CHECK_EQ_INT(atoi(a + strlen(key)), 2);
     free(before);
     free(after);
     stop(&e);
