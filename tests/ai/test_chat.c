@@ -545,7 +545,7 @@ static json_t *wide_context(size_t n, size_t len) {
     text[len & ~(size_t)1] = '\0';
     json_t *p = json_array();
     for (size_t i = 0; i < n; i++) {
-        char id[16];
+        char id[32];
         snprintf(id, sizeof(id), "d%zu#0", i);
         json_array_append_new(p, json_pack("{s:s,s:s,s:s,s:f,s:s}", "id", id, "title", "T",
                                            "source", id, "score", 0.5, "text", text));
