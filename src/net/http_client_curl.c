@@ -2,9 +2,16 @@
 /*
  * The libcurl implementation of inngest_transport. The only file that includes curl.h.
  * One easy handle per request keeps `send` safe to call from many threads at once.
+ *
+ * libcurl is loaded with dlopen() on the first request, not linked: it pulls in about 30
+ * shared objects (TLS, Kerberos, LDAP, SSH, …) whose loading and relocation were the
+ * largest part of the host's cold start, and most processes (a host that is only called)
+ * never send anything.
  */
 #include "fmacros.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +20,68 @@
 #include "core/buf.h"
 #include "net/net.h"
 #include "inngest/http.h"
+
+/* The libcurl functions this file calls, resolved once by load_curl(). */
+static struct {
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *h);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode cc);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+    int ready;          /* every function found and curl_global_init succeeded */
+    char problem[256];  /* why not, when not */
+} curl;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void load_curl(void) {
+    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        const char *why = dlerror();
+        snprintf(curl.problem, sizeof(curl.problem), "cannot load libcurl: %s",
+                 why ? why : "not found");
+        return;
+    }
+    static const char *const names[] = {
+        "curl_global_init",   "curl_global_cleanup", "curl_easy_init",    "curl_easy_cleanup",
+        "curl_easy_setopt",   "curl_easy_perform",   "curl_easy_getinfo", "curl_easy_strerror",
+        "curl_slist_append",  "curl_slist_free_all"};
+    void *fns[sizeof(names) / sizeof(names[0])];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        fns[i] = dlsym(lib, names[i]);
+        if (!fns[i]) {
+            snprintf(curl.problem, sizeof(curl.problem), "libcurl has no %s", names[i]);
+            return; /* the library stays loaded: harmless, and dlclose is never safe here */
+        }
+    }
+    /* POSIX: a data pointer from dlsym converts to a function pointer through memcpy. */
+    memcpy(&curl.global_init, &fns[0], sizeof(fns[0]));
+    memcpy(&curl.global_cleanup, &fns[1], sizeof(fns[1]));
+    memcpy(&curl.easy_init, &fns[2], sizeof(fns[2]));
+    memcpy(&curl.easy_cleanup, &fns[3], sizeof(fns[3]));
+    memcpy(&curl.easy_setopt, &fns[4], sizeof(fns[4]));
+    memcpy(&curl.easy_perform, &fns[5], sizeof(fns[5]));
+    memcpy(&curl.easy_getinfo, &fns[6], sizeof(fns[6]));
+    memcpy(&curl.easy_strerror, &fns[7], sizeof(fns[7]));
+    memcpy(&curl.slist_append, &fns[8], sizeof(fns[8]));
+    memcpy(&curl.slist_free_all, &fns[9], sizeof(fns[9]));
+    if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(curl.problem, sizeof(curl.problem), "curl_global_init failed");
+        return;
+    }
+    curl.ready = 1;
+}
+
+/* Loads libcurl once per process (any thread may be first). Returns INNGEST_OK or fills
+ * `err`. */
+static int need_curl(inngest_error *err) {
+    pthread_once(&curl_once, load_curl);
+    return curl.ready ? INNGEST_OK : inngest_error_set(err, INNGEST_EHTTP, "%s", curl.problem);
+}
 
 struct curl_transport {
     inngest_transport base; /* first member: the vtable */
@@ -70,7 +139,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
 static int curl_send(inngest_transport *self, const inngest_http_request *req,
                      inngest_http_response *res, inngest_error *err) {
     (void)self;
-    CURL *h = curl_easy_init();
+    int loaded = need_curl(err);
+    if (loaded != INNGEST_OK)
+        return loaded;
+    CURL *h = curl.easy_init();
     if (!h)
         return inngest_error_set(err, INNGEST_ENOMEM, "cannot create a curl handle");
     struct recv_ctx rc = {.res = res, .req = req};
@@ -87,7 +159,7 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
             goto cleanup;
         }
         snprintf(line, l, "%s: %s", req->headers[i].name, req->headers[i].value);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
+        struct curl_slist *n = curl.slist_append(hdrs, line);
         free(line);
         if (!n) {
             ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
@@ -97,30 +169,30 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     }
     /* libcurl adds "Expect: 100-continue" to large POSTs; servers we talk to answer
      * directly, so the extra round trip only costs time. */
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    hdrs = curl.slist_append(hdrs, "Expect:");
 
-    curl_easy_setopt(h, CURLOPT_URL, req->url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");
+    curl.easy_setopt(h, CURLOPT_URL, req->url);
+    curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method ? req->method : "GET");
     if (req->body_len || (req->method && strcmp(req->method, "GET") != 0)) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl.easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
     if (req->method && strcmp(req->method, "HEAD") == 0)
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &rc);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &rc);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+        curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl.easy_setopt(h, CURLOPT_WRITEDATA, &rc);
+    curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl.easy_setopt(h, CURLOPT_HEADERDATA, &rc);
+    curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
 
-    CURLcode cc = curl_easy_perform(h);
+    CURLcode cc = curl.easy_perform(h);
     if (cc != CURLE_OK && !(rc.aborted && cc == CURLE_WRITE_ERROR)) {
         int code = cc == CURLE_OPERATION_TIMEDOUT ? INNGEST_ETIMEOUT : INNGEST_EHTTP;
         /* Only the origin: paths may carry secrets (the event key is one). */
@@ -129,11 +201,11 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
                                     : strlen(req->url));
         ret = inngest_error_set(err, code, "%s %.*s: %s", req->method ? req->method : "GET",
                                 origin_len, req->url,
-                                errbuf[0] ? errbuf : curl_easy_strerror(cc));
+                                errbuf[0] ? errbuf : curl.easy_strerror(cc));
         goto cleanup;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
     free(res->body);
     res->body = ing_buf_steal(&rc.body, &res->body_len);
@@ -142,8 +214,8 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
 
 cleanup:
     ing_buf_cleanup(&rc.body);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    curl.slist_free_all(hdrs);
+    curl.easy_cleanup(h);
     return ret;
 }
 
@@ -162,10 +234,12 @@ inngest_transport *inngest_transport_curl_create(inngest_error *err) {
     return &t->base;
 }
 
+/* libcurl is set up lazily, on the first request (see load_curl). */
 int ing_curl_global_init(void) {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? INNGEST_OK : INNGEST_EINTERNAL;
+    return INNGEST_OK;
 }
 
 void ing_curl_global_cleanup(void) {
-    curl_global_cleanup();
+    if (curl.ready)
+        curl.global_cleanup();
 }
