@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -508,9 +509,10 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
             rc = inngest_error_set(err, INNGEST_EPARSE, "embedding %zu has no vector", i);
             break;
         }
-        if (len > 65536) {
+        if (len == 0 || len > 65536) {
+            /* An empty vector would leave its slot of `out` unwritten. */
             rc = inngest_error_set(err, INNGEST_EPARSE, "embedding %zu has %zu dimensions "
-                                                        "(at most 65536 are accepted)", i, len);
+                                                        "(1 to 65536 are accepted)", i, len);
             break;
         }
         if (dim == 0 && len > 0)
@@ -526,11 +528,16 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
         if (json_is_array(emb)) {
             for (size_t k = 0; k < len; k++) {
                 json_t *x = json_array_get(emb, k);
-                if (!json_is_number(x)) {
-                    rc = inngest_error_set(err, INNGEST_EPARSE, "embedding %zu has a non-number", i);
+                double v = json_number_value(x);
+                /* A double beyond float's range has no float value (the conversion is
+                 * undefined behaviour); infinities would poison every score. */
+                if (!json_is_number(x) || !(fabs(v) <= FLT_MAX)) {
+                    rc = inngest_error_set(err, INNGEST_EPARSE,
+                                           "embedding %zu has a non-number or a number out of "
+                                           "float range", i);
                     break;
                 }
-                dst[k] = (float)json_number_value(x);
+                dst[k] = (float)v;
             }
             if (rc)
                 break;
@@ -538,6 +545,15 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
             /* Little-endian float32, as the API documents; this host is little-endian too
              * (x86-64, arm64), so a byte copy is the decode. */
             memcpy(dst, raw, len * 4);
+            for (size_t k = 0; k < len; k++) {
+                if (!isfinite(dst[k])) {
+                    rc = inngest_error_set(err, INNGEST_EPARSE,
+                                           "embedding %zu holds an infinity or NaN", i);
+                    break;
+                }
+            }
+            if (rc)
+                break;
         }
     }
     free(seen);

@@ -68,6 +68,10 @@ static int process_line(struct ing_sse *p, const char *line, size_t len) {
 
 int ing_sse_feed(struct ing_sse *p, const char *data, size_t len) {
     size_t i = 0;
+    /* Nothing to do; returning early also keeps a CR that ended the previous feed paired
+     * with an LF that starts the next one. */
+    if (len == 0)
+        return 0;
     /* A UTF-8 byte-order mark may open the stream, possibly split across feeds. */
     static const char bom[] = "\xef\xbb\xbf";
     while (!p->started && i < len) {

@@ -113,6 +113,12 @@ static int load_meta(inngest_rag_store *s, inngest_error *err) {
             s->dim = atoi(v);
     }
     sqlite3_finalize(st);
+    /* The file is outside input: a dimension beyond what any embedder gives (the client
+     * accepts at most 65536) would size the index from garbage. */
+    if (s->dim < 0 || s->dim > 65536)
+        return inngest_error_set(err, INNGEST_EPARSE,
+                                 "RAG store: the dimension %d in its meta table is not valid",
+                                 s->dim);
     if (schema < 1 || schema > SCHEMA_VERSION)
         return inngest_error_set(err, INNGEST_EMISMATCH,
                                  "RAG store: schema version %d is not supported (this build "
