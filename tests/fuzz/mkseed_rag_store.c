@@ -50,7 +50,7 @@ static int make(const char *dir, const char *name, int docs) {
         "# Store\n\nSQLite in WAL mode; int8 codes and float32 vectors; FTS5 for keywords."};
     int rc = s && e ? 0 : -1;
     for (int i = 0; !rc && i < docs; i++) {
-        char key[16];
+        char key[32];
         snprintf(key, sizeof(key), "doc%d.md", i);
         inngest_rag_document d = {.key = key, .source = key, .text = texts[i % 2]};
         inngest_rag_ingest_opts io = {.chunk = {.max_chars = 48, .overlap_chars = 8}};
