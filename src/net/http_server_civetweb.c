@@ -312,8 +312,13 @@ int inngest_server_start(inngest_server *srv, inngest_error *err) {
     else
         snprintf(ports, sizeof(ports), "%s:%d", srv->host, srv->port);
     snprintf(threads, sizeof(threads), "%d", srv->threads);
+    /* civetweb gives each connection a worker thread from accept on, so a client that
+     * opens connections and sends nothing (or headers a byte at a time) holds a worker
+     * until request_timeout_ms runs out: the whole header must arrive within it, and each
+     * later read or write may block that long. 10 s frees such workers quickly (it was 600 s,
+     * so 32 idle sockets stopped the host for 10 minutes); see docs/soak.md. */
     const char *options[] = {"listening_ports", ports, "num_threads", threads,
-                             "request_timeout_ms", "600000", "enable_keep_alive", "yes",
+                             "request_timeout_ms", "10000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "5000", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Fault (d): kill -9 of `inngest-host ingest` at random moments, and what survives.
+#
+#   tests/soak/ingest_kill.sh [--kills N] [--docs N] [--build DIR]
+#
+# Generates a folder of --docs Markdown files (default 300, 2-24 KB of words each), times
+# one full re-ingestion (--force) of it in a scratch store, then N times (default 20): starts
+# `inngest-host ingest --force FOLDER` into one shared store (offline hashing embedder),
+# SIGKILLs it at a uniformly random moment within that time, and checks that the store
+# opens (`ingest --list` succeeds), that every document the CLI ever acknowledged (its
+# "added"/"replaced" line on stderr, written after the document's transaction commits) is
+# listed, and that SQLite's integrity_check passes. --force makes every run rewrite every
+# document, so kills land inside replace transactions too. Prints one line per kill.
+. "$(dirname "$0")/lib.sh"
+kills=20 docs=300 build=$soak_src/build-h3-soak
+while [ $# -gt 0 ]; do
+  case $1 in
+    --kills) kills=$2; shift 2 ;;
+    --docs) docs=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    *) echo "ingest_kill.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+soak_build "$build"
+host=$build/src/host/inngest-host
+"$host" ingest --help >/dev/null 2>&1 || { echo "ingest_kill.sh: this host has no ingest command" >&2; exit 1; }
+export RAG_EMBEDDER=hash
+unset OPENAI_API_KEY
+
+folder=$soak_work/docs
+mkdir -p "$folder/sub"
+python3 - "$folder" "$docs" <<'PY'
+import random, sys, os
+folder, n = sys.argv[1], int(sys.argv[2])
+random.seed(42)
+words = ("inngest durable step function retry event sleep wait invoke parallel store chunk "
+         "vector keyword hybrid search embed model answer stream replay signature sync host "
+         "civetweb sqlite wal crash kill recover acknowledge").split()
+for i in range(n):
+    sub = "sub/" if i % 3 == 0 else ""
+    with open(os.path.join(folder, f"{sub}doc{i:04d}.md"), "w") as f:
+        f.write(f"# Document {i}\n\n")
+        size, target = 0, random.randint(2000, 24000)
+        while size < target:
+            para = " ".join(random.choice(words) for _ in range(random.randint(20, 120))) + ".\n\n"
+            f.write(para)
+            size += len(para)
+PY
+store=$soak_work/store.db
+echo "== $(soak_machine)"
+# The kill window: one --force run over a full store (what every run below does).
+"$host" ingest --store "$soak_work/calibrate.db" "$folder" >/dev/null 2>&1
+t0=$(now_ms)
+"$host" ingest --force --store "$soak_work/calibrate.db" "$folder" >/dev/null 2>&1
+full_ms=$(( $(now_ms) - t0 ))
+echo "== $docs documents ($(du -sk "$folder" | cut -f1) KiB); one full ingestion takes $full_ms ms; $kills kills"
+acked=$soak_work/acked
+: >"$acked"
+fail=0
+for k in $(seq 1 "$kills"); do
+  delay_ms=$(( 20 + (RANDOM * 32768 + RANDOM) % (full_ms > 20 ? full_ms : 21) ))
+  "$host" ingest --force --store "$store" "$folder" >"$soak_work/out" 2>"$soak_work/err" &
+  pid=$!
+  sleep "$(awk -v m="$delay_ms" 'BEGIN{print m/1000}')"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # Every "added"/"replaced" line names a committed document.
+  awk '$1 == "added" || $1 == "replaced" || $1 == "unchanged" {print $2}' "$soak_work/err" >>"$acked"
+  sort -u -o "$acked" "$acked"
+  this_run=$(awk '$1 == "added" || $1 == "replaced" || $1 == "unchanged"' "$soak_work/err" | wc -l)
+  if ! "$host" ingest --store "$store" --list >"$soak_work/list" 2>"$soak_work/list.err"; then
+    echo "   kill $k at $delay_ms ms: the store does not open: $(head -c 200 "$soak_work/list.err")"
+    fail=1
+    continue
+  fi
+  awk 'NF >= 5 && $2 ~ /^[0-9]+$/ && $3 == "chunks" {print $1}' "$soak_work/list" | sort -u >"$soak_work/listed"
+  missing=$(comm -23 "$acked" "$soak_work/listed" | wc -l)
+  integrity=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$store" 2>&1 || true)
+  printf '   kill %2d at %5d ms: %3d acknowledged this run, %3d ever; %3d listed; missing %d; integrity %s\n' \
+    "$k" "$delay_ms" "$this_run" "$(wc -l <"$acked")" "$(wc -l <"$soak_work/listed")" "$missing" "$integrity"
+  if [ "$missing" != 0 ] || [ "$integrity" != ok ]; then fail=1; comm -23 "$acked" "$soak_work/listed" | head -5; fi
+done
+echo "== $(tail -n1 "$soak_work/list")"
+[ "$fail" = 0 ] && echo "== every acknowledged document survived $kills kills" || echo "== FAILED"
+exit $fail
