@@ -20,6 +20,7 @@
 #include "host/ai_setup.h"
 #include "host/chat_routes.h"
 #include "host/routes.h"
+#include "hostenv.h"
 #include "testutil.h"
 
 /* ---- the fake model server ----------------------------------------------------------------- */
@@ -121,8 +122,9 @@ static int fake_events(void *user, const inngest_http_request *req, inngest_http
 /* ---- the host under test ------------------------------------------------------------------- */
 
 struct env {
-    inngest_app *fake_app, *app;
-    inngest_server *fake, *srv;
+    struct fake_server fake;
+    inngest_app *app;
+    inngest_server *srv;
     inngest_transport *curl;
     struct host_routes routes;
     struct host_ai ai;
@@ -138,16 +140,9 @@ static void start(struct env *e, int flags) {
     memset(e, 0, sizeof(*e));
     CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
     e->curl = inngest_transport_curl_create(&err);
-    inngest_app_opts fo = {.mode = INNGEST_MODE_DEV, .transport = e->curl};
-    e->fake_app = inngest_app_create(&fo, &err);
-    inngest_app_freeze(e->fake_app);
-    inngest_server_opts so = {.port = 0};
-    e->fake = inngest_server_create(e->fake_app, &so, &err);
-    inngest_server_add_route(e->fake, "/v1/", fake_model, NULL);
-    inngest_server_add_route(e->fake, "/e/", fake_events, NULL);
-    CHECK_EQ_INT(inngest_server_start(e->fake, &err), INNGEST_OK);
-    char url[128];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", inngest_server_port(e->fake));
+    static const struct fake_route fake[] = {{"/v1/", fake_model}, {"/e/", fake_events}};
+    fake_server_start(&e->fake, e->curl, fake, 2);
+    const char *url = e->fake.url;
 
     snprintf(e->dir, sizeof(e->dir), "/tmp/chat-routes-XXXXXX");
     CHECK(mkdtemp(e->dir));
@@ -196,9 +191,8 @@ static void remove_dir(const char *dir) {
 
 static void stop(struct env *e) {
     inngest_server_destroy(e->srv);
-    inngest_server_destroy(e->fake);
+    fake_server_stop(&e->fake);
     inngest_app_destroy(e->app);
-    inngest_app_destroy(e->fake_app);
     host_ai_close(&e->ai);
     inngest_transport_destroy(e->curl);
     inngest_global_cleanup();
@@ -208,26 +202,8 @@ static void stop(struct env *e) {
 /* One request; returns the body (malloc'd) and checks the status. */
 static char *call(struct env *e, const char *method, const char *path, const char *body,
                   size_t body_len, const char *accept, int expect_status) {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", e->base, path);
-    inngest_header h[] = {{"Accept", accept ? accept : "application/json"},
-                          {"Content-Type", "application/json"}};
-    inngest_http_request req = {.method = method,
-                                .url = url,
-                                .headers = h,
-                                .header_count = 2,
-                                .body = body,
-                                .body_len = body ? (body_len ? body_len : strlen(body)) : 0};
-    inngest_http_response res = {0};
-    inngest_error err;
-    CHECK_EQ_INT(e->curl->send(e->curl, &req, &res, &err), INNGEST_OK);
-    if (res.status != expect_status)
-        fprintf(stderr, "%s %s -> %d %s\n", method, path, res.status, res.body);
-    CHECK_EQ_INT(res.status, expect_status);
-    char *out = res.body ? res.body : strdup("");
-    res.body = NULL;
-    inngest_http_response_cleanup(&res);
-    return out;
+    return http_call(e->curl, e->base, method, path, body, body_len,
+                     accept ? accept : "application/json", expect_status);
 }
 
 static json_t *call_json(struct env *e, const char *method, const char *path, const char *body,

@@ -14,6 +14,7 @@
 #include <inngest/inngest.h>
 
 #include "host/routes.h"
+#include "hostenv.h"
 #include "testutil.h"
 
 /* ---- the Inngest stand-in ------------------------------------------------------------------ */
@@ -53,8 +54,9 @@ static int fake_events(void *user, const inngest_http_request *req, inngest_http
 }
 
 struct env {
-    inngest_app *fake_app, *app;
-    inngest_server *fake, *srv;
+    struct fake_server fake;
+    inngest_app *app;
+    inngest_server *srv;
     struct host_routes routes;
     inngest_transport *curl;
     char base[128];
@@ -65,26 +67,18 @@ static void start(struct env *e, int inngest_up) {
     memset(e, 0, sizeof(*e));
     CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
     e->curl = inngest_transport_curl_create(&err);
-    inngest_app_opts fo = {.mode = INNGEST_MODE_DEV, .transport = e->curl};
-    e->fake_app = inngest_app_create(&fo, &err);
-    inngest_app_freeze(e->fake_app);
-    inngest_server_opts so = {.port = 0};
-    e->fake = inngest_server_create(e->fake_app, &so, &err);
-    inngest_server_add_route(e->fake, "/e/", fake_events, NULL);
-    inngest_server_add_route(e->fake, "/v1/", fake_events, NULL);
-    CHECK_EQ_INT(inngest_server_start(e->fake, &err), INNGEST_OK);
+    static const struct fake_route fake[] = {{"/e/", fake_events}, {"/v1/", fake_events}};
+    fake_server_start(&e->fake, e->curl, fake, 2);
 
-    char api[128];
     /* Port 9 (discard) on loopback is closed: "Inngest down". */
-    snprintf(api, sizeof(api), "http://127.0.0.1:%d",
-             inngest_up ? inngest_server_port(e->fake) : 9);
+    const char *api = inngest_up ? e->fake.url : "http://127.0.0.1:9";
     inngest_app_opts o = {.mode = INNGEST_MODE_DEV, .base_url = api, .transport = e->curl};
     e->app = inngest_app_create(&o, &err);
     inngest_app_freeze(e->app);
     e->routes.app = e->app;
     e->routes.poll_interval_ms = 20;
-    inngest_server_opts so2 = {.port = 0, .on_request = host_on_request};
-    e->srv = inngest_server_create(e->app, &so2, &err);
+    inngest_server_opts so = {.port = 0, .on_request = host_on_request};
+    e->srv = inngest_server_create(e->app, &so, &err);
     CHECK_EQ_INT(host_routes_add(e->srv, &e->routes), INNGEST_OK);
     CHECK_EQ_INT(inngest_server_start(e->srv, &err), INNGEST_OK);
     snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", inngest_server_port(e->srv));
@@ -92,42 +86,19 @@ static void start(struct env *e, int inngest_up) {
 
 static void stop(struct env *e) {
     inngest_server_destroy(e->srv);
-    inngest_server_destroy(e->fake);
+    fake_server_stop(&e->fake);
     inngest_app_destroy(e->app);
-    inngest_app_destroy(e->fake_app);
     inngest_transport_destroy(e->curl);
     inngest_global_cleanup();
 }
 
 static json_t *get_json(struct env *e, const char *method, const char *path, const char *body,
                         int expect_status) {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", e->base, path);
-    inngest_http_request req = {.method = method, .url = url, .body = body,
-                                .body_len = body ? strlen(body) : 0};
-    inngest_http_response res = {0};
-    inngest_error err;
-    CHECK_EQ_INT(e->curl->send(e->curl, &req, &res, &err), INNGEST_OK);
-    if (res.status != expect_status)
-        fprintf(stderr, "%s %s -> %d %s\n", method, path, res.status, res.body);
-    CHECK_EQ_INT(res.status, expect_status);
-    json_t *j = testutil_json(res.body);
-    inngest_http_response_cleanup(&res);
-    return j;
+    return http_call_json(e->curl, e->base, method, path, body, expect_status);
 }
 
 static char *get_text(struct env *e, const char *path) {
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", e->base, path);
-    inngest_http_request req = {.method = "GET", .url = url};
-    inngest_http_response res = {0};
-    inngest_error err;
-    CHECK_EQ_INT(e->curl->send(e->curl, &req, &res, &err), INNGEST_OK);
-    CHECK_EQ_INT(res.status, 200);
-    char *body = res.body;
-    res.body = NULL;
-    inngest_http_response_cleanup(&res);
-    return body;
+    return http_call(e->curl, e->base, "GET", path, NULL, 0, NULL, 200);
 }
 
 /* GET /metrics until the sample `key` reaches `want` (at most 2 s): the server counts a
