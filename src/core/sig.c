@@ -63,16 +63,37 @@ static EVP_MAC *hmac_mac(void) {
     return fresh;
 }
 
+/* An HMAC-SHA256 context without a key, made once: passing "digest" to every
+ * EVP_MAC_init fetched SHA-256 by name each time (two per signed request); a duplicate of
+ * this one already holds the digest. */
+static EVP_MAC_CTX *hmac_sha256_proto(void) {
+    static EVP_MAC_CTX *_Atomic proto;
+    EVP_MAC_CTX *p = atomic_load_explicit(&proto, memory_order_acquire);
+    if (p)
+        return p;
+    EVP_MAC *m = hmac_mac();
+    EVP_MAC_CTX *fresh = m ? EVP_MAC_CTX_new(m) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    if (!fresh || !EVP_MAC_CTX_set_params(fresh, params)) {
+        EVP_MAC_CTX_free(fresh);
+        return NULL;
+    }
+    if (!atomic_compare_exchange_strong(&proto, &p, fresh)) {
+        EVP_MAC_CTX_free(fresh);
+        return p;
+    }
+    return fresh;
+}
+
 int ing_sig_compute(const char *key, const void *body, size_t len, int64_t t, char out[65]) {
     const char *k = key + ing_sig_prefix_len(key);
     char ts[24];
     int tl = snprintf(ts, sizeof(ts), "%lld", (long long)t);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    EVP_MAC *m = hmac_mac();
-    EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
-                           OSSL_PARAM_construct_end()};
-    int ok = c && EVP_MAC_init(c, (const unsigned char *)k, strlen(k), params) &&
+    EVP_MAC_CTX *proto = hmac_sha256_proto();
+    EVP_MAC_CTX *c = proto ? EVP_MAC_CTX_dup(proto) : NULL;
+    int ok = c && EVP_MAC_init(c, (const unsigned char *)k, strlen(k), NULL) &&
              EVP_MAC_update(c, body ? body : (const void *)"", len) &&
              EVP_MAC_update(c, (const unsigned char *)ts, (size_t)tl);
     size_t outl = 0;
