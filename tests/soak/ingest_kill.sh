@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault (d): kill -9 of `inngest-host ingest` at random moments, and what survives.
 #
-#   tests/soak/ingest_kill.sh [--kills N] [--docs N] [--build DIR]
+#   tests/soak/ingest_kill.sh [--kills N] [--docs N] [--http] [--build DIR]
 #
 # Generates a folder of --docs Markdown files (default 300, 2-24 KB of words each), times
 # one full re-ingestion (--force) of it in a scratch store, then N times (default 20): starts
@@ -11,12 +11,19 @@
 # "added"/"replaced" line on stderr, written after the document's transaction commits) is
 # listed, and that SQLite's integrity_check passes. --force makes every run rewrite every
 # document, so kills land inside replace transactions too. Prints one line per kill.
+#
+# --http does the same through a running host instead of the CLI: a client POSTs the
+# documents one by one to /api/rag/documents (acknowledged = HTTP 200), the host is
+# SIGKILLed at a random moment within --http-window ms (default 2000), restarted on the
+# same store, and GET /api/rag/documents must list every acknowledged key.
 . "$(dirname "$0")/lib.sh"
-kills=20 docs=300 build=$soak_src/build-h3-soak
+kills=20 docs=300 http=0 window=2000 build=$soak_src/build-h3-soak
 while [ $# -gt 0 ]; do
   case $1 in
     --kills) kills=$2; shift 2 ;;
     --docs) docs=$2; shift 2 ;;
+    --http) http=1; shift ;;
+    --http-window) window=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "ingest_kill.sh: unknown option $1" >&2; exit 2 ;;
@@ -49,6 +56,71 @@ for i in range(n):
 PY
 store=$soak_work/store.db
 echo "== $(soak_machine)"
+
+# check_kill K DELAY_MS THIS_RUN WORD: compares $acked (every key ever acknowledged) with
+# $soak_work/listed (what the reopened store lists), runs integrity_check, prints a line.
+check_kill() {
+  local missing integrity
+  missing=$(comm -23 "$acked" "$soak_work/listed" | wc -l)
+  integrity=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$store" 2>&1 || true)
+  printf '   kill %2d at %5d ms: %3d %s this run, %3d ever; %3d listed; missing %d; integrity %s\n' \
+    "$1" "$2" "$3" "$4" "$(wc -l <"$acked")" "$(wc -l <"$soak_work/listed")" "$missing" "$integrity"
+  if [ "$missing" != 0 ] || [ "$integrity" != ok ]; then fail=1; comm -23 "$acked" "$soak_work/listed" | head -5; fi
+}
+
+if [ "$http" = 1 ]; then
+  # poster: POSTs every file, appends the key of each 200 to ACKED (flushed at once).
+  cat >"$soak_work/post.py" <<'PY'
+import json, os, sys, urllib.request
+port, folder, acked = sys.argv[1], sys.argv[2], sys.argv[3]
+with open(acked, "a") as out:
+    for root, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            key = os.path.relpath(path, folder)
+            body = json.dumps({"key": key, "source": key, "text": open(path).read()}).encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/api/rag/documents?force=1",
+                                         data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    if r.status == 200:
+                        out.write(key + "\n"); out.flush()
+            except Exception:
+                sys.exit(0)  # the host is gone
+PY
+  port=$(free_port)
+  acked=$soak_work/acked
+  : >"$acked"
+  fail=0
+  start_host() {
+    start_bg "$soak_work/host.log" env INNGEST_DEV=1 INNGEST_LOG_LEVEL=warn RAG_STORE_PATH="$store" \
+      "$host" --port "$port"
+    host_pid=$bg_pid
+    wait_http "http://127.0.0.1:$port/healthz" "$host_pid"
+  }
+  echo "== $docs documents over HTTP, $kills kills within ${window} ms of the first POST"
+  for k in $(seq 1 "$kills"); do
+    start_host || { echo "   kill $k: the host does not start on the store: $(tail -n 3 "$soak_work/host.log")"; fail=1; break; }
+    delay_ms=$(( 20 + (RANDOM * 32768 + RANDOM) % window ))
+    before=$(wc -l <"$acked")
+    python3 "$soak_work/post.py" "$port" "$folder" "$acked" &
+    poster=$!
+    sleep "$(awk -v m="$delay_ms" 'BEGIN{print m/1000}')"
+    kill -9 "$host_pid" 2>/dev/null || true
+    wait "$host_pid" 2>/dev/null || true
+    wait "$poster" 2>/dev/null || true
+    this_run=$(( $(wc -l <"$acked") - before ))
+    sort -u -o "$acked" "$acked"
+    start_host || { echo "   kill $k: the host does not start on the store: $(tail -n 3 "$soak_work/host.log")"; fail=1; break; }
+    curl -s --max-time 30 "http://127.0.0.1:$port/api/rag/documents" >"$soak_work/list.json"
+    stop_pid "$host_pid"
+    python3 -c 'import json,sys; [print(d["key"]) for d in json.load(open(sys.argv[1]))["documents"]]' \
+      "$soak_work/list.json" 2>/dev/null | sort -u >"$soak_work/listed" || true
+    check_kill "$k" "$delay_ms" "$this_run" "acknowledged (HTTP 200)"
+  done
+  [ "$fail" = 0 ] && echo "== every acknowledged document survived $kills kills of the host" || echo "== FAILED"
+  exit $fail
+fi
 # The kill window: one --force run over a full store (what every run below does).
 "$host" ingest --store "$soak_work/calibrate.db" "$folder" >/dev/null 2>&1
 t0=$(now_ms)
@@ -75,11 +147,7 @@ for k in $(seq 1 "$kills"); do
     continue
   fi
   awk 'NF >= 5 && $2 ~ /^[0-9]+$/ && $3 == "chunks" {print $1}' "$soak_work/list" | sort -u >"$soak_work/listed"
-  missing=$(comm -23 "$acked" "$soak_work/listed" | wc -l)
-  integrity=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$store" 2>&1 || true)
-  printf '   kill %2d at %5d ms: %3d acknowledged this run, %3d ever; %3d listed; missing %d; integrity %s\n' \
-    "$k" "$delay_ms" "$this_run" "$(wc -l <"$acked")" "$(wc -l <"$soak_work/listed")" "$missing" "$integrity"
-  if [ "$missing" != 0 ] || [ "$integrity" != ok ]; then fail=1; comm -23 "$acked" "$soak_work/listed" | head -5; fi
+  check_kill "$k" "$delay_ms" "$this_run" acknowledged
 done
 echo "== $(tail -n1 "$soak_work/list")"
 [ "$fail" = 0 ] && echo "== every acknowledged document survived $kills kills" || echo "== FAILED"
