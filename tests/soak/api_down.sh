@@ -13,7 +13,7 @@
 # so a hang shows as status 000 at 120 s. Exit status 1 when an answer took that long or
 # was a 2xx (a success against a dead API would be a lie).
 . "$(dirname "$0")/lib.sh"
-build=$soak_src/build-h3-soak
+build=$soak_src/build-soak
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;

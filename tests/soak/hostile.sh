@@ -13,7 +13,7 @@
 # phase: probes answered / failed, how long until the first answer, p50 / p99 / max ms,
 # attackers still connected at the end. Then checks the host is alive and answers.
 . "$(dirname "$0")/lib.sh"
-seconds=30 slow=200 idle=3000 phases=baseline,slowloris,idle build=$soak_src/build-h3-soak
+seconds=30 slow=200 idle=3000 phases=baseline,slowloris,idle build=$soak_src/build-soak
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;

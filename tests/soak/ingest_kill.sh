@@ -17,7 +17,7 @@
 # SIGKILLed at a random moment within --http-window ms (default 2000), restarted on the
 # same store, and GET /api/rag/documents must list every acknowledged key.
 . "$(dirname "$0")/lib.sh"
-kills=20 docs=300 http=0 window=2000 build=$soak_src/build-h3-soak
+kills=20 docs=300 http=0 window=2000 build=$soak_src/build-soak
 while [ $# -gt 0 ]; do
   case $1 in
     --kills) kills=$2; shift 2 ;;

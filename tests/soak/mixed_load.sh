@@ -16,7 +16,7 @@
 # status; whether each host is still alive; RSS first/last/max. Exit status 1 when a host
 # died, any request failed or any answer was not 200/206. Defaults: 600 s, 64 connections.
 . "$(dirname "$0")/lib.sh"
-duration=600 conns=64 segment=120 sample=5 build=$soak_src/build-h3-soak
+duration=600 conns=64 segment=120 sample=5 build=$soak_src/build-soak
 while [ $# -gt 0 ]; do
   case $1 in
     --duration) duration=$2; shift 2 ;;
