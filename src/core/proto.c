@@ -20,12 +20,227 @@ static int bad(inngest_error *err, struct ing_call *call, const char *what) {
     return inngest_error_set(err, INNGEST_EPARSE, "invalid call request: %s", what);
 }
 
+/* ---- the fast path (see proto.h) ---- */
+
+#define SIMPLE_MAX_DEPTH 64
+#define SIMPLE_MAX_KEY   255
+
+struct scan {
+    const unsigned char *p, *end;
+};
+
+static void skip_ws(struct scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static int peek(const struct scan *s, int c) {
+    return s->p < s->end && *s->p == c;
+}
+
+/* Length of the valid UTF-8 sequence at `p` (1..4) within `avail` bytes, or 0 when it is
+ * not one (jansson refuses the same: overlong forms, surrogates, > U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t avail) {
+    unsigned c = p[0];
+    size_t n = c < 0x80                   ? 1
+               : (c >= 0xC2 && c <= 0xDF) ? 2
+               : (c & 0xF0) == 0xE0       ? 3
+               : (c >= 0xF0 && c <= 0xF4) ? 4
+                                          : 0;
+    if (n == 0 || avail < n)
+        return 0;
+    if (n == 1)
+        return 1;
+    unsigned cp = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return n;
+}
+
+/* A string whose opening quote is at s->p: its bytes between the quotes in *str, *len.
+ * -1 (fall back) for escapes, control characters, invalid UTF-8, no closing quote. */
+static int scan_string(struct scan *s, const char **str, size_t *len) {
+    const unsigned char *q = s->p + 1, *start = q;
+    while (q < s->end) {
+        unsigned c = *q;
+        if (c == '"') {
+            *str = (const char *)start;
+            *len = (size_t)(q - start);
+            s->p = q + 1;
+            return 0;
+        }
+        if (c < 0x20 || c == '\\')
+            return -1;
+        if (c < 0x80) {
+            q++;
+        } else {
+            size_t n = utf8_seq(q, (size_t)(s->end - q));
+            if (!n)
+                return -1;
+            q += n;
+        }
+    }
+    return -1;
+}
+
+/* -?(0|[1-9][0-9]*) of at most 18 digits; reals and longer integers fall back. */
+static json_t *scan_integer(struct scan *s) {
+    const unsigned char *q = s->p;
+    int neg = 0;
+    if (q < s->end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    const unsigned char *digits = q;
+    json_int_t v = 0;
+    while (q < s->end && *q >= '0' && *q <= '9') {
+        if (q - digits == 18)
+            return NULL;
+        v = v * 10 + (*q++ - '0');
+    }
+    if (q == digits || (*digits == '0' && q - digits > 1))
+        return NULL;
+    if (q < s->end && (*q == '.' || *q == 'e' || *q == 'E'))
+        return NULL;
+    s->p = q;
+    return json_integer(neg ? -v : v);
+}
+
+static int scan_word(struct scan *s, const char *w, size_t n) {
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+        return 0;
+    s->p += n;
+    return 1;
+}
+
+static json_t *scan_value(struct scan *s, int depth);
+
+/* After a member or an element: 1 when `close` ends the container, 0 after a comma, -1
+ * for anything else. */
+static int scan_next(struct scan *s, int close) {
+    skip_ws(s);
+    int c = s->p < s->end ? *s->p : -1;
+    if (c != close && c != ',')
+        return -1;
+    s->p++;
+    skip_ws(s);
+    return c == close;
+}
+
+static json_t *scan_object(struct scan *s, int depth) {
+    json_t *o = json_object();
+    char key[SIMPLE_MAX_KEY + 1];
+    if (!o)
+        return NULL;
+    s->p++;
+    skip_ws(s);
+    if (peek(s, '}')) {
+        s->p++;
+        return o;
+    }
+    for (;;) {
+        const char *k;
+        size_t klen;
+        if (!peek(s, '"') || scan_string(s, &k, &klen) || klen > SIMPLE_MAX_KEY)
+            break;
+        memcpy(key, k, klen);
+        key[klen] = '\0';
+        if (json_object_get(o, key)) /* a duplicate: jansson says so */
+            break;
+        skip_ws(s);
+        if (!peek(s, ':'))
+            break;
+        s->p++;
+        skip_ws(s);
+        json_t *v = scan_value(s, depth);
+        if (!v || json_object_set_new_nocheck(o, key, v))
+            break;
+        int next = scan_next(s, '}');
+        if (next < 0)
+            break;
+        if (next)
+            return o;
+    }
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *scan_array(struct scan *s, int depth) {
+    json_t *a = json_array();
+    if (!a)
+        return NULL;
+    s->p++;
+    skip_ws(s);
+    if (peek(s, ']')) {
+        s->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = scan_value(s, depth);
+        if (!v || json_array_append_new(a, v))
+            break;
+        int next = scan_next(s, ']');
+        if (next < 0)
+            break;
+        if (next)
+            return a;
+    }
+    json_decref(a);
+    return NULL;
+}
+
+static json_t *scan_value(struct scan *s, int depth) {
+    if (s->p >= s->end)
+        return NULL;
+    switch (*s->p) {
+        case '{':
+            return depth < SIMPLE_MAX_DEPTH ? scan_object(s, depth + 1) : NULL;
+        case '[':
+            return depth < SIMPLE_MAX_DEPTH ? scan_array(s, depth + 1) : NULL;
+        case '"': {
+            const char *str;
+            size_t len;
+            return scan_string(s, &str, &len) ? NULL : json_stringn_nocheck(str, len);
+        }
+        case 't':
+            return scan_word(s, "true", 4) ? json_true() : NULL;
+        case 'f':
+            return scan_word(s, "false", 5) ? json_false() : NULL;
+        case 'n':
+            return scan_word(s, "null", 4) ? json_null() : NULL;
+        default:
+            return scan_integer(s);
+    }
+}
+
+json_t *ing_json_load_simple(const char *buf, size_t len) {
+    struct scan s = {(const unsigned char *)buf, (const unsigned char *)buf + len};
+    skip_ws(&s);
+    if (!peek(&s, '{') && !peek(&s, '['))
+        return NULL;
+    json_t *v = scan_value(&s, 0);
+    skip_ws(&s);
+    if (v && s.p != s.end) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
 int ing_call_parse(const char *body, size_t len, struct ing_call *call, inngest_error *err) {
     json_error_t jerr;
     memset(call, 0, sizeof(*call));
     if (!body || !len)
         return inngest_error_set(err, INNGEST_EPARSE, "invalid call request: empty body");
-    call->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    call->root = ing_json_load_simple(body, len);
+    if (!call->root)
+        call->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!call->root)
         return inngest_error_set(err, INNGEST_EPARSE,
                                  "invalid call request: malformed JSON at line %d column %d: %s",
@@ -101,28 +316,6 @@ int ing_call_parse(const char *body, size_t len, struct ing_call *call, inngest_
     return INNGEST_OK;
 }
 
-/* Length of the valid UTF-8 sequence at `p` (1..4), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *p) {
-    unsigned c = p[0];
-    size_t n = c < 0x80                   ? 1
-               : (c >= 0xC2 && c <= 0xDF) ? 2
-               : (c & 0xF0) == 0xE0       ? 3
-               : (c >= 0xF0 && c <= 0xF4) ? 4
-                                          : 0;
-    if (n <= 1)
-        return n;
-    unsigned cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 json_t *ing_json_text(const char *s) {
     json_t *j = json_string(s ? s : "");
     if (j)
@@ -131,10 +324,10 @@ json_t *ing_json_text(const char *s) {
     char *copy = malloc(len + 1);
     if (!copy)
         return NULL;
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
     size_t o = 0;
     while (*p) {
-        size_t n = utf8_seq(p);
+        size_t n = utf8_seq(p, (size_t)(end - p));
         if (n == 0) {
             copy[o++] = '?';
             p++;

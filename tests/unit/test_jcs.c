@@ -98,3 +98,66 @@ TEST_CASE(rfc3339) {
     ing_iso_time(1893456000123LL, out);
     CHECK_STR(out, "2030-01-01T00:00:00.123Z");
 }
+
+/* The fast path of the call parser: what it accepts parses as jansson parses it (the same
+ * compact text, keys in order); everything else is left to jansson (NULL). */
+static void check_simple(const char *input, int accepted) {
+    json_t *fast = ing_json_load_simple(input, strlen(input));
+    CHECK_EQ_INT(fast != NULL, accepted);
+    if (fast) {
+        json_t *ref = json_loads(input, JSON_REJECT_DUPLICATES, NULL);
+        CHECK(ref);
+        char *a = json_dumps(fast, JSON_COMPACT), *b = json_dumps(ref, JSON_COMPACT);
+        CHECK_STR(a, b);
+        free(a);
+        free(b);
+        json_decref(ref);
+        json_decref(fast);
+    }
+}
+
+TEST_CASE(simple_json_fast_path) {
+    check_simple(" {\"z\":1,\"a\":[-0,0,-12,123456789012345678,true,false,null],\"\":{}}\r\n", 1);
+    check_simple("[{\"caf\xc3\xa9\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"},[],\"\"]", 1);
+    check_simple("{\"a\" : { \"b\" :\t[ 1 , 2 ] } }", 1);
+    /* Left to jansson: escapes, reals, long integers, leading zeros, duplicate keys,
+     * invalid UTF-8 (overlong, surrogate), control characters, scalars at the top,
+     * trailing text, truncation. */
+    const char *fallback[] = {"{\"a\":\"x\\ny\"}",
+                              "{\"a\":1.5}",
+                              "{\"a\":1e3}",
+                              "{\"a\":1234567890123456789}",
+                              "{\"a\":01}",
+                              "{\"a\":-}",
+                              "{\"a\":1,\"a\":2}",
+                              "{\"a\":\"\xc0\xaf\"}",
+                              "{\"a\":\"\xed\xa0\x80\"}",
+                              "{\"a\":\"\x01\"}",
+                              "1",
+                              "\"s\"",
+                              "{} x",
+                              "{\"a\":[1,2}",
+                              "{\"a\":tru}",
+                              "{\"a\":1,}",
+                              "[1,]",
+                              "",
+                              "{\"a\""};
+    for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
+        check_simple(fallback[i], 0);
+    /* Deeper than 64 levels: jansson's. */
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    json_t *v = ing_json_load_simple(deep, sizeof(deep));
+    CHECK(v == NULL);
+}
+
+TEST_CASE(call_parse_errors_still_come_from_jansson) {
+    struct ing_call call;
+    inngest_error err;
+    inngest_error_clear(&err);
+    const char *dup = "{\"steps\":{},\"steps\":{}}";
+    CHECK_EQ_INT(ing_call_parse(dup, strlen(dup), &call, &err), INNGEST_EPARSE);
+    CHECK(strstr(err.message, "duplicate object key") != NULL);
+    CHECK(call.root == NULL);
+}
