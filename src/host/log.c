@@ -30,6 +30,10 @@ int log_init(const char *level) {
     return -1;
 }
 
+int log_enabled(enum log_level level) {
+    return level >= min_level;
+}
+
 void log_json(enum log_level level, const char *msg, json_t *fields) {
     if (level < min_level) {
         json_decref(fields);

@@ -297,6 +297,8 @@ static int route_poll(void *user, const inngest_http_request *req, inngest_http_
     struct host_routes *r = user;
     (void)stream;
     char id[80];
+    if (!host_method_is(req, "GET"))
+        return host_reply_error(res, 405, "use GET /api/chat/inngest/poll?eventId=…");
     if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
         return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
     inngest_error err;
@@ -336,6 +338,8 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
                         inngest_stream *stream) {
     struct host_routes *r = user;
     char id[80];
+    if (!host_method_is(req, "GET"))
+        return host_reply_error(res, 405, "use GET /api/chat/inngest/stream?eventId=…");
     if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
         return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
     /* Each open stream holds a worker thread; keep enough free for /api/inngest. */
@@ -465,6 +469,10 @@ void host_on_request(void *user, const inngest_http_request *req, int status, do
     snprintf(labels, sizeof(labels), "route=\"%s\"", route);
     metrics_observe("inngest_host_http_request_duration_seconds", labels, seconds);
 
+    /* One line per request at debug level; the fields are built only when it is on. */
+    enum log_level level = status >= 500 ? LOG_WARN : LOG_DEBUG;
+    if (!log_enabled(level))
+        return;
     const char *rid = inngest_http_request_header(req, "X-Request-Id");
     char gen[24];
     if (!rid) {
@@ -474,7 +482,7 @@ void host_on_request(void *user, const inngest_http_request *req, int status, do
         rid = gen;
     }
     /* The query is left out of the log: it can carry ids but never needs to. */
-    log_json(status >= 500 ? LOG_WARN : LOG_DEBUG, "request",
+    log_json(level, "request",
              json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", rid, "method",
                        req->method ? req->method : "", "route", route, "status", status,
                        "duration_ms", seconds * 1000.0));
