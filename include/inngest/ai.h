@@ -62,7 +62,8 @@ typedef struct inngest_ai_opts {
     int embedding_dimensions; /* OPENAI_EMBEDDING_DIMENSIONS: sent when > 0 */
     int max_tokens;           /* OPENAI_MAX_TOKENS: token cap sent when > 0 */
     int max_retries;          /* OPENAI_MAX_RETRIES, default 2; -1 means no retries */
-    long timeout_ms;          /* OPENAI_TIMEOUT_MS, whole request, default 120000 */
+    long timeout_ms;          /* OPENAI_TIMEOUT_MS, default 120000: the whole request, or
+                                 for a streamed answer the longest wait for more bytes */
     long max_retry_wait_ms;   /* OPENAI_MAX_RETRY_WAIT_MS, default 8000 */
     int stream_usage;         /* stream_options.include_usage: 0 = on, -1 = off */
     /* Environment lookup; NULL means getenv(). */

@@ -34,7 +34,10 @@ typedef struct inngest_http_request {
     const char *body; /* raw bytes, may contain NUL; NULL when body_len is 0 */
     size_t body_len;
     int is_tls;      /* inbound only: the connection itself was TLS */
-    long timeout_ms; /* outbound only: whole-request timeout, 0 = transport default */
+    /* Outbound only: whole-request timeout, 0 = transport default. For a streamed request
+     * (on_body set) it bounds the silence instead: the transfer fails with INNGEST_ETIMEOUT
+     * once no bytes moved for this long, however long the whole answer takes. */
+    long timeout_ms;
     /* Outbound only, optional: when set, response body bytes are handed to this callback
      * as they arrive instead of being collected in the response. Returning non-zero aborts
      * the transfer. */

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -92,11 +93,45 @@ struct recv_ctx {
     const inngest_http_request *req;
     struct ing_buf body;
     int aborted;
+    /* Streamed transfers: the longest silence allowed, when the last bytes moved, and
+     * whether the silence ran out. */
+    long idle_ms;
+    double last_activity_ms;
+    curl_off_t seen_up;
+    int idle_expired;
 };
+
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Streamed transfers only: ends the transfer once nothing was sent or received for
+ * idle_ms. libcurl calls this often while bytes flow and about once a second when none
+ * do, so the limit holds to within a second. */
+static int on_xferinfo(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    struct recv_ctx *rc = user;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    double now = mono_ms();
+    if (ulnow != rc->seen_up) {
+        rc->seen_up = ulnow;
+        rc->last_activity_ms = now;
+    }
+    if (now - rc->last_activity_ms > (double)rc->idle_ms) {
+        rc->idle_expired = 1;
+        return 1;
+    }
+    return 0;
+}
 
 static size_t on_write(char *data, size_t size, size_t n, void *user) {
     struct recv_ctx *rc = user;
     size_t len = size * n;
+    rc->last_activity_ms = mono_ms();
     if (rc->req->on_body) {
         if (rc->req->on_body(rc->req->on_body_user, data, len) != 0) {
             rc->aborted = 1;
@@ -110,6 +145,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *user) {
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
     struct recv_ctx *rc = user;
     size_t len = size * n;
+    rc->last_activity_ms = mono_ms();
     /* A new status line (redirect, 100-continue) starts a fresh header set. */
     if (len > 5 && memcmp(data, "HTTP/", 5) == 0) {
         for (size_t i = 0; i < rc->res->header_count; i++) {
@@ -190,18 +226,35 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 60000L;
+    if (req->on_body) {
+        /* A streamed answer (a model's tokens) may rightly take longer than any total
+         * limit while its bytes keep coming: bound the silence instead. */
+        rc.idle_ms = timeout_ms;
+        rc.last_activity_ms = mono_ms();
+        curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+        curl.easy_setopt(h, CURLOPT_XFERINFODATA, &rc);
+        curl.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    } else {
+        curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    }
 
     CURLcode cc = curl.easy_perform(h);
     if (cc != CURLE_OK && !(rc.aborted && cc == CURLE_WRITE_ERROR)) {
-        int code = cc == CURLE_OPERATION_TIMEDOUT ? INNGEST_ETIMEOUT : INNGEST_EHTTP;
+        int idle = rc.idle_expired && cc == CURLE_ABORTED_BY_CALLBACK;
+        int code = cc == CURLE_OPERATION_TIMEDOUT || idle ? INNGEST_ETIMEOUT : INNGEST_EHTTP;
+        char idle_msg[96];
+        if (idle)
+            snprintf(idle_msg, sizeof(idle_msg), "no data received for %ld ms", rc.idle_ms);
         /* Only the origin: paths may carry secrets (the event key is one). */
         const char *host = strstr(req->url, "://");
         int origin_len = (int)(host ? strcspn(host + 3, "/?#") + (size_t)(host + 3 - req->url)
                                     : strlen(req->url));
         ret = inngest_error_set(err, code, "%s %.*s: %s", req->method ? req->method : "GET",
                                 origin_len, req->url,
-                                errbuf[0] ? errbuf : curl.easy_strerror(cc));
+                                idle          ? idle_msg
+                                : errbuf[0] ? errbuf
+                                              : curl.easy_strerror(cc));
         goto cleanup;
     }
     long status = 0;

@@ -651,7 +651,52 @@ TEST_CASE(timeout_mid_stream_not_replayed) {
     fx_failed(&f, INNGEST_ETIMEOUT, 1, 0);
     CHECK(!f.err.no_retry);
     CHECK_EQ_INT(f.d.n, 1);
+    CHECK_CONTAINS(f.err.message, "no data received");
     CHECK(f.took < 5.0);
+    fx_end(&f);
+}
+
+/* A long answer: a token every 250 ms for 2.5 s, longer than the client's timeout. */
+static void h_stream_drip(void *user, struct fm_conn *c, const struct fm_request *r, size_t i) {
+    (void)user;
+    (void)r;
+    (void)i;
+    static const char *const words[] = {"one ", "two ", "three ", "four ", "five ",
+                                        "six ", "seven ", "eight ", "nine ", "ten"};
+    fm_stream_begin(c);
+    char ev[512];
+    for (size_t k = 0; k < 10; k++) {
+        delta_event(ev, sizeof(ev), words[k]);
+        fm_chunks(c, ev, 250);
+    }
+    fm_chunks(c, done_event, 0);
+    fm_stream_end(c);
+}
+
+TEST_CASE(timeout_bounds_silence_not_a_flowing_stream) {
+    struct fx f;
+    fx_start(&f, h_stream_drip, NULL);
+    f.o.timeout_ms = 1000;
+    if (fx_stream(&f))
+        TEST_FAIL_("a stream whose tokens kept coming was cut after %.2f s: %s", f.took,
+                   f.err.message);
+    CHECK_STR(f.out.content, "one two three four five six seven eight nine ten");
+    CHECK_EQ_INT(f.d.n, 10);
+    CHECK(f.took >= 2.0);
+    fx_end(&f);
+}
+
+TEST_CASE(timeout_silence_before_a_stream_starts) {
+    struct fx f;
+    fx_start(&f, h_stall, NULL);
+    f.o.timeout_ms = 300;
+    f.o.max_retries = -1;
+    CHECK_EQ_INT(fx_stream(&f), INNGEST_ETIMEOUT);
+    fx_failed(&f, INNGEST_ETIMEOUT, 1, 0);
+    CHECK_STR(f.err.name, "APITimeoutError");
+    CHECK_CONTAINS(f.err.message, "no data received for 300 ms");
+    if (f.took > 3.0)
+        TEST_FAIL_("300 ms of silence took %.2f s to notice", f.took);
     fx_end(&f);
 }
 
