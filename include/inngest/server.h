@@ -59,8 +59,9 @@ INNGEST_API int inngest_server_start(inngest_server *srv, inngest_error *err);
 /* The bound port (useful with port 0), or -1 before start. */
 INNGEST_API int inngest_server_port(const inngest_server *srv);
 
-/* Stops accepting, waits for in-flight requests to finish, and frees the server.
- * NULL is a no-op. */
+/* Stops the server and frees it: new requests are answered 503, requests in flight
+ * finish and their answers are written (for at most 30 s; longer ones are cut off), then
+ * civetweb stops. NULL is a no-op. */
 INNGEST_API void inngest_server_destroy(inngest_server *srv);
 
 /* Sends the status line and headers of a streamed answer (chunked transfer). */

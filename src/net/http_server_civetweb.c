@@ -6,6 +6,7 @@
  */
 #include "fmacros.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,13 @@ struct inngest_server {
     void *on_request_user;
     struct route routes[MAX_ROUTES];
     size_t nroutes;
+    int in_flight; /* handlers running (atomic) */
+    int draining;  /* set by destroy: new requests are refused (atomic) */
 };
+
+/* How long destroy lets in-flight requests finish before civetweb is stopped: once its
+ * stop flag is up every write fails, so an answer still being written would be lost. */
+#define DRAIN_LIMIT_S 30.0
 
 struct inngest_stream {
     struct mg_connection *conn;
@@ -85,6 +92,19 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
     if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
         o->port > 65535 || strpbrk(srv->host, ", ")) {
         inngest_error_set(err, INNGEST_EINVAL, "invalid server options (host, port or path)");
+        inngest_server_destroy(srv);
+        return NULL;
+    }
+    /* civetweb reads each part of a dotted address modulo 256: 999.1.1.1 listened on
+     * 231.1.1.1. Numeric addresses must be real ones. */
+    unsigned char addr[16];
+    int numeric = strspn(srv->host, "0123456789.") == strlen(srv->host);
+    int v6 = strchr(srv->host, ':') != NULL;
+    if ((numeric && inet_pton(AF_INET, srv->host, addr) != 1) ||
+        (v6 && inet_pton(AF_INET6, srv->host, addr) != 1)) {
+        inngest_error_set(err, INNGEST_EINVAL,
+                          "invalid listen address \"%s\" (want an IPv4 or IPv6 address)",
+                          srv->host);
         inngest_server_destroy(srv);
         return NULL;
     }
@@ -223,8 +243,23 @@ static int read_body(struct mg_connection *conn, long long content_length, size_
     return INNGEST_OK;
 }
 
+static int handle(inngest_server *srv, struct mg_connection *conn);
+
 static int on_request(struct mg_connection *conn, void *cbdata) {
     inngest_server *srv = cbdata;
+    __atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    int rc;
+    if (__atomic_load_n(&srv->draining, __ATOMIC_SEQ_CST)) {
+        write_simple(conn, 503, "{\"message\":\"the server is shutting down\"}");
+        rc = 1;
+    } else {
+        rc = handle(srv, conn);
+    }
+    __atomic_sub_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int handle(inngest_server *srv, struct mg_connection *conn) {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     double t0 = mono_s();
     int status = 500;
@@ -348,8 +383,16 @@ int inngest_server_port(const inngest_server *srv) {
 void inngest_server_destroy(inngest_server *srv) {
     if (!srv)
         return;
-    if (srv->mg)
+    if (srv->mg) {
+        /* Let running handlers write their answers (mg_stop would cut them off). */
+        __atomic_store_n(&srv->draining, 1, __ATOMIC_SEQ_CST);
+        double until = mono_s() + DRAIN_LIMIT_S;
+        while (__atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST) > 0 && mono_s() < until) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         mg_stop(srv->mg);
+    }
     for (size_t i = 0; i < srv->nroutes; i++)
         free(srv->routes[i].path);
     free(srv->serve_path);

@@ -5,8 +5,10 @@
  */
 #include "fmacros.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <inngest/inngest.h>
 
@@ -33,6 +35,23 @@ static int fake_register(void *user, const inngest_http_request *req, inngest_ht
     inngest_http_response_add_header(res, "Content-Type", "application/json");
     const char *b = "{\"ok\":true,\"modified\":true}";
     return inngest_http_response_set_body(res, b, strlen(b));
+}
+
+/* An answer that is still being written when the server is told to stop. */
+static int slow_sse(void *user, const inngest_http_request *req, inngest_http_response *res,
+                    inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)res;
+    inngest_header h[] = {{"Content-Type", "text/event-stream"}};
+    inngest_stream_begin(stream, 200, h, 1);
+    for (int i = 0; i < 5; i++) {
+        struct timespec ts = {0, 150 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (inngest_stream_write(stream, "data: tick\n\n", 12))
+            break;
+    }
+    return INNGEST_OK;
 }
 
 static int sse(void *user, const inngest_http_request *req, inngest_http_response *res,
@@ -84,6 +103,7 @@ static void start(struct env *e, size_t max_body) {
     inngest_server_opts so2 = {.host = "127.0.0.1", .port = 0, .max_body_bytes = max_body};
     e->srv = inngest_server_create(e->app, &so2, &err);
     CHECK_EQ_INT(inngest_server_add_route(e->srv, "/sse", sse, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_add_route(e->srv, "/slow", slow_sse, NULL), INNGEST_OK);
     CHECK_EQ_INT(inngest_server_start(e->srv, &err), INNGEST_OK);
     CHECK(inngest_server_port(e->srv) > 0);
     snprintf(e->base, sizeof(e->base), "http://127.0.0.1:%d", inngest_server_port(e->srv));
@@ -192,4 +212,60 @@ TEST_CASE(streamed_route) {
     CHECK_STR(inngest_http_response_header(&res, "Content-Type"), "text/event-stream");
     inngest_http_response_cleanup(&res);
     stop(&e);
+}
+
+/* Destroying the server lets an answer in flight finish: civetweb's stop used to cut it
+ * off mid-stream (SIGTERM ended a streamed chat answer without its last events). */
+struct slow_call {
+    struct env *e;
+    inngest_http_response res;
+};
+
+static void *call_slow(void *arg) {
+    struct slow_call *c = arg;
+    request(c->e, "GET", "/slow", NULL, &c->res);
+    return NULL;
+}
+
+TEST_CASE(destroy_lets_answers_in_flight_finish) {
+    struct env e;
+    start(&e, 0);
+    struct slow_call c = {.e = &e};
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, call_slow, &c), 0);
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL); /* the answer has begun */
+    inngest_server_destroy(e.srv);
+    e.srv = NULL;
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(c.res.status, 200);
+    CHECK_STR(c.res.body, "data: tick\n\ndata: tick\n\ndata: tick\n\ndata: tick\n\ndata: tick\n\n");
+    inngest_http_response_cleanup(&c.res);
+    stop(&e);
+}
+
+/* A dotted address with a part over 255 is refused, not wrapped (999.1.1.1 listened on
+ * 231.1.1.1). */
+TEST_CASE(bad_listen_address_is_refused) {
+    inngest_error err;
+    inngest_app_opts o = {.mode = INNGEST_MODE_DEV};
+    inngest_app *app = inngest_app_create(&o, &err);
+    CHECK(app);
+    inngest_app_freeze(app);
+    static const char *const bad[] = {"999.1.1.1", "1.2.3", "::zz", "1.2.3.4.5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        inngest_server_opts so = {.host = bad[i], .port = 0};
+        inngest_error_clear(&err);
+        CHECK(inngest_server_create(app, &so, &err) == NULL);
+        CHECK_EQ_INT(err.code, INNGEST_EINVAL);
+        CHECK(strstr(err.message, bad[i]) != NULL);
+    }
+    static const char *const good[] = {"127.0.0.1", "0.0.0.0", "::1", "*"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        inngest_server_opts so = {.host = good[i], .port = 0};
+        inngest_server *srv = inngest_server_create(app, &so, &err);
+        CHECK(srv != NULL);
+        inngest_server_destroy(srv);
+    }
+    inngest_app_destroy(app);
 }
