@@ -250,6 +250,8 @@ typedef struct inngest_rag_progress {
     size_t chunks;      /* chunks stored so far */
     int status;         /* INNGEST_RAG_ADDED/REPLACED/UNCHANGED for a finished file, or 0 for
                            "starting", or a negative error code */
+    const char *error;  /* with a negative status: why the file failed (borrowed, valid
+                           during the callback), else NULL */
 } inngest_rag_progress;
 
 typedef void (*inngest_rag_progress_fn)(void *user, const inngest_rag_progress *p);

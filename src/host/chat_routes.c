@@ -458,6 +458,22 @@ static int documents_post(struct host_chat *c, const inngest_http_request *req,
         bad = check_document(json_array_get(docs, i), max_bytes, &too_big, why, sizeof(why));
         status = too_big ? 413 : 400;
     }
+    /* Two documents with one key: the second would silently replace the first. */
+    for (size_t i = 0; !bad && i < json_array_size(docs); i++) {
+        json_t *d = json_array_get(docs, i);
+        const char *key = doc_str(d, "key") ? doc_str(d, "key") : doc_str(d, "source");
+        for (size_t k = 0; !bad && k < i; k++) {
+            json_t *o = json_array_get(docs, k);
+            if (!strcmp(key, doc_str(o, "key") ? doc_str(o, "key") : doc_str(o, "source"))) {
+                snprintf(why, sizeof(why),
+                         "documents %zu and %zu both have the key %.120s; give each a "
+                         "distinct \"key\"",
+                         k + 1, i + 1, key);
+                bad = why;
+                status = 400;
+            }
+        }
+    }
     if (bad) {
         json_decref(docs);
         return host_reply_error(res, status, bad);
@@ -496,6 +512,14 @@ static int documents_delete(struct host_chat *c, const inngest_http_request *req
     char key[4096];
     if (!host_query_param(req, "key", key, sizeof(key)) || !*key)
         return host_reply_error(res, 400, "say which document: DELETE /api/rag/documents?key=…");
+    if (strlen(key) == sizeof(key) - 1)
+        return host_reply_error(res, 400,
+                                "the key is 4095 bytes or longer; delete a key that "
+                                "long with inngest-host ingest --delete");
+    json_t *valid = json_string(key); /* keys are UTF-8 (they are listed as JSON) */
+    if (!valid)
+        return host_reply_error(res, 400, "the key is not valid UTF-8 (percent-encode its bytes)");
+    json_decref(valid);
     inngest_error err;
     inngest_error_clear(&err);
     int rc = inngest_rag_store_delete(c->env->store, key, &err);

@@ -45,7 +45,8 @@ static void on_progress(void *user, const inngest_rag_progress *p) {
         if (p->status > 0)
             fprintf(stderr, "%-9s %s\n", host_ai_status_name(p->status), p->path);
         else
-            fprintf(stderr, "%-9s %s: %s\n", "failed", p->path, inngest_strerror(p->status));
+            fprintf(stderr, "%-9s %s: %s\n", "failed", p->path,
+                    p->error ? p->error : inngest_strerror(p->status));
         return;
     }
     enum { WIDTH = 28 };
@@ -64,7 +65,8 @@ static void on_progress(void *user, const inngest_rag_progress *p) {
     fprintf(stderr, "\r\033[K[%s] %3d%%  %zu/%zu files  %zu chunks  %s", bar, (int)(frac * 100),
             p->files_done, p->files_total, p->chunks, name);
     if (p->status < 0)
-        fprintf(stderr, "\r\033[Kfailed    %s: %s\n", p->path, inngest_strerror(p->status));
+        fprintf(stderr, "\r\033[Kfailed    %s: %s\n", p->path,
+                p->error ? p->error : inngest_strerror(p->status));
     fflush(stderr);
 }
 

@@ -118,11 +118,17 @@ int host_send_events(inngest_app *app, json_t *events, json_t **ids, char *msg, 
 
 /* ---- health, metrics, page ----------------------------------------------------------------- */
 
+/* These routes only read: GET (and HEAD, which civetweb answers without the body). */
+static int reads_only(const inngest_http_request *req) {
+    return host_method_is(req, "GET") || host_method_is(req, "HEAD");
+}
+
 static int route_healthz(void *user, const inngest_http_request *req, inngest_http_response *res,
                          inngest_stream *stream) {
     (void)user;
-    (void)req;
     (void)stream;
+    if (!reads_only(req))
+        return host_reply_error(res, 405, "use GET");
     return host_reply_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version",
                                           INNGEST_VERSION));
 }
@@ -130,8 +136,9 @@ static int route_healthz(void *user, const inngest_http_request *req, inngest_ht
 static int route_metrics(void *user, const inngest_http_request *req, inngest_http_response *res,
                          inngest_stream *stream) {
     (void)user;
-    (void)req;
     (void)stream;
+    if (!reads_only(req))
+        return host_reply_error(res, 405, "use GET");
     size_t len;
     char *text = metrics_render(&len);
     if (!text)
@@ -150,6 +157,8 @@ static int route_page(void *user, const inngest_http_request *req, inngest_http_
     const char *path = req->url;
     if (strcmp(path, "/") && strncmp(path, "/?", 2) && strcmp(path, "/index.html"))
         return host_reply_error(res, 404, "not found");
+    if (!reads_only(req))
+        return host_reply_error(res, 405, "use GET");
     res->status = 200;
     int rc = inngest_http_response_add_header(res, "Content-Type", "text/html; charset=utf-8");
     return rc ? rc : inngest_http_response_set_body(res, host_page_html, strlen(host_page_html));

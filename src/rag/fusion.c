@@ -6,6 +6,7 @@
 #include "fmacros.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,12 +104,21 @@ char *ing_fts_query(const char *text) {
             continue;
         if (npieces == 1 && ing_is_stopword(pieces, pl))
             continue;
-        int rc = ing_abuf_appendf(&q, "%s\"%.*s\"", terms ? " OR " : "", (int)pl, pieces);
+        /* A term already in the query adds nothing but cost: FTS5 evaluates every OR
+         * branch, so a long message of repeated words took seconds under the store's
+         * lock. Pieces hold no quote, so the quoted term matches only itself. */
+        pieces[pl] = '\0';
+        char quoted[sizeof(pieces) + 2];
+        snprintf(quoted, sizeof(quoted), "\"%s\"", pieces);
+        if (terms && strstr(q.data, quoted))
+            continue;
+        int rc = ing_abuf_appendf(&q, "%s%s", terms ? " OR " : "", quoted);
         if (rc) {
             ing_abuf_cleanup(&q);
             return NULL;
         }
-        terms++;
+        if (++terms == ING_FTS_MAX_TERMS)
+            break;
     }
     return q.data;
 }

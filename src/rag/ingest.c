@@ -26,6 +26,17 @@ int inngest_rag_ingest_document(inngest_rag_store *s, inngest_rag_embedder *e,
         return inngest_error_set(err, INNGEST_EINVAL, "a document needs a source and a text");
     const char *key = doc->key && *doc->key ? doc->key : doc->source;
     size_t len = doc->text_len ? doc->text_len : strlen(doc->text);
+    /* The store repairs bad bytes in the text and title, but the key and source are the
+     * document's identity and come back as JSON (listing, sources): one file name that is
+     * not UTF-8 broke the listing of every document. */
+    if (!ing_utf8_valid(key, strlen(key)) || !ing_utf8_valid(doc->source, strlen(doc->source)))
+        return inngest_error_set(err, INNGEST_EINVAL,
+                                 "the key or source of a document is not valid UTF-8 (rename "
+                                 "the file, or give a UTF-8 key)");
+    /* SQLite would keep the text only up to its first NUL: a binary file, not text. */
+    if (memchr(doc->text, '\0', len))
+        return inngest_error_set(err, INNGEST_EINVAL, "%s holds NUL bytes: a binary file, not text",
+                                 key);
     int rc = inngest_rag_store_check(s, e->id, e->dim, err);
     if (rc)
         return rc;
@@ -226,6 +237,7 @@ int inngest_rag_ingest_path(inngest_rag_store *s, inngest_rag_embedder *e, const
     for (size_t i = 0; i < l.n; i++) {
         p.path = l.v[i].path;
         p.status = 0;
+        p.error = NULL;
         if (opts && opts->progress)
             opts->progress(opts->progress_user, &p);
         inngest_error ferr;
@@ -257,6 +269,7 @@ int inngest_rag_ingest_path(inngest_rag_store *s, inngest_rag_embedder *e, const
         } else {
             stats->failed++;
             p.status = frc;
+            p.error = ferr.message;
             if (first_rc == INNGEST_OK) {
                 first_rc = frc;
                 if (err)

@@ -103,9 +103,14 @@ size_t ing_rrf_fuse(const int64_t *a, size_t na, const int64_t *b, size_t nb, si
 
 /* ---- keyword queries -------------------------------------------------------------------- */
 
+/* The most terms a keyword query keeps: a question has far fewer, and each OR branch costs
+ * FTS5 a pass over its postings (a 100 KB message of distinct words took seconds). */
+#define ING_FTS_MAX_TERMS 64
+
 /* Turns free text into an FTS5 query: every word becomes a quoted term (a word with inner
  * punctuation, like X-Inngest-Signature or INNGEST_EPARSE, a quoted phrase of its parts),
- * joined with OR; common English stopwords are dropped. Returns a malloc'd string ("" when
+ * joined with OR; common English stopwords and repeated terms are dropped, and only the
+ * first ING_FTS_MAX_TERMS distinct terms are kept. Returns a malloc'd string ("" when
  * nothing is left), or NULL when memory runs out. */
 char *ing_fts_query(const char *text);
 

@@ -6,6 +6,7 @@
 #include "fmacros.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,4 +310,27 @@ TEST_CASE(fts_query_builder) {
     q = ing_fts_query("\"quoted\" (parens) col:umn NEAR* café");
     CHECK_STR(q, "\"quoted\" OR \"parens\" OR \"col umn\" OR \"near\" OR \"caf\xc3\xa9\"");
     free(q);
+    /* Repeated terms once each, phrases kept apart from their parts. */
+    q = ing_fts_query("Word word WORD x-word word-x x word,");
+    CHECK_STR(q, "\"word\" OR \"x word\" OR \"word x\" OR \"x\"");
+    free(q);
+}
+
+/* A long message makes a bounded query: 20000 repeated words took FTS5 20 s under the
+ * store's lock, and distinct words are capped at ING_FTS_MAX_TERMS. */
+TEST_CASE(fts_query_bounded) {
+    size_t n = 20000;
+    char *text = malloc(n * 12 + 1), *p = text;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "w%zu word ", i);
+    char *q = ing_fts_query(text);
+    CHECK(q != NULL);
+    size_t terms = 1;
+    for (const char *t = q; (t = strstr(t, " OR ")); t += 4)
+        terms++;
+    CHECK_EQ_INT(terms, ING_FTS_MAX_TERMS);
+    CHECK(!strncmp(q, "\"w0\" OR \"word\" OR \"w1\" OR ", 24));
+    CHECK(strstr(q + 10, "\"word\"") == NULL);
+    free(q);
+    free(text);
 }

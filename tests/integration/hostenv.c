@@ -35,7 +35,7 @@ void fake_server_stop(struct fake_server *f) {
 
 char *http_call(inngest_transport *t, const char *base, const char *method, const char *path,
                 const char *body, size_t body_len, const char *accept, int expect_status) {
-    char url[512];
+    char url[8192];
     snprintf(url, sizeof(url), "%s%s", base, path);
     inngest_header h[2];
     size_t nh = 0;

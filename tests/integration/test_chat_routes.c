@@ -409,6 +409,29 @@ TEST_CASE(bad_chat_requests_are_400) {
     stop(&e);
 }
 
+/* A 100 KB question of one repeated word: its keyword query used to take FTS5 about 20 s
+ * under the store's lock, stalling every other chat and document request meanwhile. */
+TEST_CASE(long_question_answers_promptly) {
+    struct env e;
+    start(&e, 0);
+    add_tea(&e);
+    size_t n = 19000;
+    char *body = malloc(n * 6 + 128);
+    int at = sprintf(body, "{\"messages\":[{\"role\":\"user\",\"content\":\"");
+    for (size_t i = 0; i < n; i++)
+        at += sprintf(body + at, "%s", i % 2 ? "tea " : "green ");
+    sprintf(body + at, "\"}]}");
+    double t0 = host_mono_s();
+    char *out = call(&e, "POST", "/api/chat", body, 0, NULL, 200);
+    double took = host_mono_s() - t0;
+    if (took > 3.0)
+        TEST_FAIL_("a 100 KB question took %.1f s", took);
+    CHECK(strstr(out, "80 degrees"));
+    free(out);
+    free(body);
+    stop(&e);
+}
+
 /* ---- documents ----------------------------------------------------------------------------- */
 
 TEST_CASE(documents_add_list_delete) {
@@ -483,6 +506,26 @@ TEST_CASE(bad_documents_change_nothing) {
     json_decref(j);
     static const char invalid_utf8[] = "{\"source\":\"x\",\"text\":\"\xff\xfe\"}";
     free(call(&e, "POST", "/api/rag/documents", invalid_utf8, sizeof(invalid_utf8) - 1, NULL, 400));
+    /* Two documents with one key: the second would have replaced the first. */
+    j = call_json(&e, "POST", "/api/rag/documents",
+                  "[{\"source\":\"d.md\",\"text\":\"one\"},{\"source\":\"d.md\",\"text\":"
+                  "\"two\"}]",
+                  400);
+    CHECK(strstr(str(j, "error"), "both have the key d.md"));
+    json_decref(j);
+    json_decref(call_json(&e, "POST", "/api/rag/documents",
+                          "[{\"source\":\"a\",\"key\":\"k\",\"text\":\"one\"},{\"source\":"
+                          "\"b\",\"key\":\"k\",\"text\":\"two\"}]",
+                          400));
+    /* A key that is not UTF-8, or too long to be one, is a clear 400. */
+    j = call_json(&e, "DELETE", "/api/rag/documents?key=%ff%fe", NULL, 400);
+    CHECK(strstr(str(j, "error"), "UTF-8"));
+    json_decref(j);
+    char longkey[5100];
+    n = snprintf(longkey, sizeof(longkey), "/api/rag/documents?key=");
+    memset(longkey + n, 'k', 5000);
+    longkey[n + 5000] = '\0';
+    json_decref(call_json(&e, "DELETE", longkey, NULL, 400));
     json_decref(call_json(&e, "POST", "/api/rag/documents?via=carrier-pigeon",
                           "{\"source\":\"a\",\"text\":\"x\"}", 400));
     j = call_json(&e, "GET", "/api/rag/documents", NULL, 200);
@@ -588,5 +631,38 @@ TEST_CASE(cli_ingest_folder) {
 
     CHECK_EQ_INT(run_host("ingest", out, sizeof(out)), 2);
     CHECK(strstr(out, "usage: inngest-host ingest"));
+    remove_dir(dir);
+}
+
+/* A file whose name is not UTF-8 used to be stored, and then --list (and GET
+ * /api/rag/documents) failed for the whole store; a binary file was stored cut at its
+ * first NUL. Both now fail one by one with the reason; stray bad bytes in a text are
+ * still repaired (U+FFFD). */
+TEST_CASE(cli_ingest_refuses_non_utf8) {
+    char dir[] = "/tmp/chat-cli-XXXXXX", path[256], args[768], out[8192];
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/docs", dir);
+    CHECK_EQ_INT(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/docs/good.md", dir);
+    write_file(path, "# Good\n\nPlain UTF-8, caf\xc3\xa9.\n");
+    snprintf(path, sizeof(path), "%s/docs/latin1.md", dir);
+    write_file(path, "caf\xe9 au lait\n");
+    snprintf(path, sizeof(path), "%s/docs/image.md", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f);
+    CHECK_EQ_INT(fwrite("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 1, 16, f), 16);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/docs/n\xffme.md", dir);
+    write_file(path, "fine text, odd name\n");
+
+    snprintf(args, sizeof(args), "ingest --store '%s/s.db' '%s/docs'", dir, dir);
+    CHECK_EQ_INT(run_host(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "4 files: 2 added, 0 replaced, 0 unchanged, 2 failed"));
+    CHECK(strstr(out, "image.md holds NUL bytes: a binary file, not text"));
+    CHECK(strstr(out, "me.md: the key or source of a document is not valid UTF-8"));
+    snprintf(args, sizeof(args), "ingest --store '%s/s.db' --list", dir);
+    CHECK_EQ_INT(run_host(args, out, sizeof(out)), 0);
+    CHECK(strstr(out, "good.md") && strstr(out, "latin1.md"));
+    CHECK(strstr(out, "2 documents, 2 chunks"));
     remove_dir(dir);
 }

@@ -157,6 +157,9 @@ TEST_CASE(send_and_poll) {
 
     j = get_json(&e, "GET", "/api/chat/inngest/poll?eventId=../../x", NULL, 400);
     json_decref(j);
+    /* Only GET reads a run. */
+    json_decref(get_json(&e, "POST", "/api/chat/inngest/poll?eventId=EVRUN", "{}", 405));
+    json_decref(get_json(&e, "DELETE", "/api/chat/inngest/stream?eventId=EVRUN", NULL, 405));
     stop(&e);
 }
 
@@ -228,5 +231,9 @@ TEST_CASE(metrics_parse_and_move) {
     regfree(&line);
     free(before);
     free(after);
+    /* They only read. */
+    json_decref(get_json(&e, "POST", "/healthz", "{}", 405));
+    json_decref(get_json(&e, "DELETE", "/metrics", NULL, 405));
+    json_decref(get_json(&e, "POST", "/", "{}", 405));
     stop(&e);
 }
