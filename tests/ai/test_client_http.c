@@ -695,7 +695,7 @@ TEST_CASE(timeout_silence_before_a_stream_starts) {
     fx_failed(&f, INNGEST_ETIMEOUT, 1, 0);
     CHECK_STR(f.err.name, "APITimeoutError");
     CHECK_CONTAINS(f.err.message, "no data received for 300 ms");
-    if (f.took > 3.0)
+    if (f.took > 5.0)
         TEST_FAIL_("300 ms of silence took %.2f s to notice", f.took);
     fx_end(&f);
 }

@@ -38,6 +38,8 @@ static int fake_register(void *user, const inngest_http_request *req, inngest_ht
 }
 
 /* An answer that is still being written when the server is told to stop. */
+static int slow_started;
+
 static int slow_sse(void *user, const inngest_http_request *req, inngest_http_response *res,
                     inngest_stream *stream) {
     (void)user;
@@ -45,6 +47,7 @@ static int slow_sse(void *user, const inngest_http_request *req, inngest_http_re
     (void)res;
     inngest_header h[] = {{"Content-Type", "text/event-stream"}};
     inngest_stream_begin(stream, 200, h, 1);
+    __atomic_store_n(&slow_started, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 5; i++) {
         struct timespec ts = {0, 150 * 1000000L};
         nanosleep(&ts, NULL);
@@ -233,8 +236,12 @@ TEST_CASE(destroy_lets_answers_in_flight_finish) {
     struct slow_call c = {.e = &e};
     pthread_t t;
     CHECK_EQ_INT(pthread_create(&t, NULL, call_slow, &c), 0);
-    struct timespec ts = {0, 200 * 1000000L};
-    nanosleep(&ts, NULL); /* the answer has begun */
+    /* Wait until the answer has begun (slowly under valgrind), then stop the server. */
+    for (int i = 0; i < 3000 && !__atomic_load_n(&slow_started, __ATOMIC_SEQ_CST); i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(__atomic_load_n(&slow_started, __ATOMIC_SEQ_CST));
     inngest_server_destroy(e.srv);
     e.srv = NULL;
     pthread_join(t, NULL);
