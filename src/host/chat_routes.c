@@ -285,9 +285,15 @@ int host_chat_route(void *user, const inngest_http_request *req, inngest_http_re
         count_chat("bad_request");
         return host_reply_error(res, 400, bad);
     }
+    if (!host_slot_take(&c->active_chats, c->max_active_chats > 0 ? c->max_active_chats : 12)) {
+        json_decref(body);
+        count_chat("busy");
+        return host_reply_busy(res, "too many answers in progress; retry in a moment");
+    }
     struct chat_call call = {
         .c = c, .request = body, .stream = sse ? stream : NULL, .started = host_mono_s()};
     int rc = chat_run(&call, res);
+    host_slot_give(&c->active_chats);
     json_decref(call.context);
     json_decref(call.sources);
     json_decref(body);

@@ -30,6 +30,11 @@ struct host_chat {
     inngest_app *app;           /* borrowed: sends events for ?via=inngest */
     size_t max_document_bytes;  /* text of one document; 0 = 4 MiB (413 beyond) */
     size_t max_documents;       /* documents per request; 0 = 100 (413 beyond) */
+    /* Direct-mode answers in progress at most (each holds a worker thread while the model
+     * answers); 0 = 12, so with the 16 result streams 4 of the 32 workers stay free for
+     * /api/inngest. Beyond it POST /api/chat answers 503 with Retry-After. */
+    int max_active_chats;
+    int active_chats; /* current count, updated atomically */
 };
 
 /* POST /api/chat. `user` is a struct host_chat. */

@@ -92,7 +92,7 @@ double host_mono_s(void) {
 
 /* A clear message for "Inngest is not answering", with how to start the dev server. */
 void host_unreachable_message(const inngest_app *app, const inngest_error *err, char *out,
-                                size_t n) {
+                              size_t n) {
     snprintf(out, n,
              "cannot reach the Inngest server at %s (%s). Is the dev server running? Start it "
              "with: npx inngest-cli@latest dev",
@@ -129,8 +129,8 @@ static int route_healthz(void *user, const inngest_http_request *req, inngest_ht
     (void)stream;
     if (!reads_only(req))
         return host_reply_error(res, 405, "use GET");
-    return host_reply_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "version",
-                                          INNGEST_VERSION));
+    return host_reply_json(res, 200,
+                           json_pack("{s:s,s:s}", "status", "ok", "version", INNGEST_VERSION));
 }
 
 static int route_metrics(void *user, const inngest_http_request *req, inngest_http_response *res,
@@ -227,8 +227,7 @@ json_t *host_poll_result(json_t *runs_answer, json_t *run) {
         first = json_object_get(run, "data");
     const char *status = json_string_value(json_object_get(first, "status"));
     json_t *out = json_pack("{s:b,s:s,s:n,s:[],s:n,s:n}", "completed", 0, "status",
-                            status ? status : "Pending", "response", "sources", "error",
-                            "runId");
+                            status ? status : "Pending", "response", "sources", "error", "runId");
     if (!out || !first)
         return out;
     json_object_set(out, "runId", json_object_get(first, "run_id"));
@@ -248,8 +247,10 @@ json_t *host_poll_result(json_t *runs_answer, json_t *run) {
         if (!json_is_string(msg))
             msg = json_object_get(json_object_get(output, "error"), "message");
         char text[600];
-        snprintf(text, sizeof(text), "the run %s%s%s", !strcmp(status, "Cancelled") ? "was cancelled" : "failed",
-                 json_is_string(msg) ? ": " : "", json_is_string(msg) ? json_string_value(msg) : "");
+        snprintf(text, sizeof(text), "the run %s%s%s",
+                 !strcmp(status, "Cancelled") ? "was cancelled" : "failed",
+                 json_is_string(msg) ? ": " : "",
+                 json_is_string(msg) ? json_string_value(msg) : "");
         json_object_set_new(out, "error", json_string(text));
     }
     int64_t a = parse_time_ms(json_string_value(json_object_get(first, "run_started_at")));
@@ -309,7 +310,8 @@ static int route_poll(void *user, const inngest_http_request *req, inngest_http_
     if (!host_method_is(req, "GET"))
         return host_reply_error(res, 405, "use GET /api/chat/inngest/poll?eventId=…");
     if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
-        return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+        return host_reply_error(res, 400,
+                                "eventId must be the id returned by POST /api/chat/inngest");
     inngest_error err;
     inngest_error_clear(&err);
     json_t *out = poll_once(r->app, id, next_nonce(), &err);
@@ -343,6 +345,22 @@ int host_sse_send(inngest_stream *s, const char *event, json_t *data) {
 
 static int follow_run(struct host_routes *r, const char *id, inngest_stream *stream);
 
+int host_slot_take(int *count, int max) {
+    if (__atomic_add_fetch(count, 1, __ATOMIC_RELAXED) <= max)
+        return 1;
+    __atomic_sub_fetch(count, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+void host_slot_give(int *count) {
+    __atomic_sub_fetch(count, 1, __ATOMIC_RELAXED);
+}
+
+int host_reply_busy(inngest_http_response *res, const char *msg) {
+    int rc = inngest_http_response_set_header(res, "Retry-After", "1");
+    return rc ? rc : host_reply_error(res, 503, msg);
+}
+
 static int route_stream(void *user, const inngest_http_request *req, inngest_http_response *res,
                         inngest_stream *stream) {
     struct host_routes *r = user;
@@ -350,15 +368,13 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
     if (!host_method_is(req, "GET"))
         return host_reply_error(res, 405, "use GET /api/chat/inngest/stream?eventId=…");
     if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
-        return host_reply_error(res, 400, "eventId must be the id returned by POST /api/chat/inngest");
+        return host_reply_error(res, 400,
+                                "eventId must be the id returned by POST /api/chat/inngest");
     /* Each open stream holds a worker thread; keep enough free for /api/inngest. */
-    int max = r->max_streams > 0 ? r->max_streams : 16;
-    if (__atomic_add_fetch(&r->open_streams, 1, __ATOMIC_RELAXED) > max) {
-        __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
-        return host_reply_error(res, 503, "too many open result streams; poll instead, or retry");
-    }
+    if (!host_slot_take(&r->open_streams, r->max_streams > 0 ? r->max_streams : 16))
+        return host_reply_busy(res, "too many open result streams; poll instead, or retry");
     int rc = follow_run(r, id, stream);
-    __atomic_sub_fetch(&r->open_streams, 1, __ATOMIC_RELAXED);
+    host_slot_give(&r->open_streams);
     return rc;
 }
 
@@ -371,7 +387,8 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
     if (rc)
         return rc;
     int interval = r->poll_interval_ms > 0 ? r->poll_interval_ms : 300;
-    double deadline = host_mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
+    double deadline =
+        host_mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
     double last_write = host_mono_s();
     char last_status[32] = "";
     rc = inngest_stream_write(stream, ": following the run\n\n", 21);
@@ -400,7 +417,8 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
             rc = host_sse_send(stream, "status", out);
             last_write = host_mono_s();
         } else if (host_mono_s() - last_write > 15) {
-            rc = inngest_stream_write(stream, ": keep-alive\n\n", 14); /* also detects a gone client */
+            rc = inngest_stream_write(stream, ": keep-alive\n\n",
+                                      14); /* also detects a gone client */
             last_write = host_mono_s();
         }
         json_decref(out);
@@ -448,7 +466,8 @@ int host_routes_add(inngest_server *srv, struct host_routes *r) {
     return rc;
 }
 
-/* ---- observation ------------------------------------------------------------------------------ */
+/* ---- observation ------------------------------------------------------------------------------
+ */
 
 /* Bounded route labels: known routes by name, everything else as "other". */
 static const char *route_label(const char *url) {

@@ -10,12 +10,12 @@
 
 struct host_routes {
     inngest_app *app;
-    int poll_interval_ms;   /* stream route: how often to ask Inngest; default 300 */
-    int stream_timeout_ms;  /* stream route: give up after; default 10 minutes */
-    int stopping;           /* set (atomically) on shutdown: open streams end at once */
-    int max_streams;        /* open result streams at most (each holds a worker thread);
-                               default 16, beyond it the route answers 503 */
-    int open_streams;       /* current count, updated atomically */
+    int poll_interval_ms;  /* stream route: how often to ask Inngest; default 300 */
+    int stream_timeout_ms; /* stream route: give up after; default 10 minutes */
+    int stopping;          /* set (atomically) on shutdown: open streams end at once */
+    int max_streams;       /* open result streams at most (each holds a worker thread);
+                              default 16, beyond it the route answers 503 */
+    int open_streams;      /* current count, updated atomically */
     /* Optional direct-mode chat handler (POST /api/chat), provided by the AI module. */
     inngest_route_fn chat_direct;
     void *chat_direct_user;
@@ -53,6 +53,16 @@ int host_reply_error(inngest_http_response *res, int status, const char *msg);
 
 /* 1 when the request method is `m`. */
 int host_method_is(const inngest_http_request *req, const char *m);
+
+/* A counted budget of worker threads for long requests (result streams, direct-mode
+ * answers), so the protocol endpoint always finds a free worker. Takes one slot of
+ * `*count` unless `max` are taken: returns 1 when taken (give it back with
+ * host_slot_give()), 0 when full. Thread-safe. */
+int host_slot_take(int *count, int max);
+void host_slot_give(int *count);
+
+/* A 503 for a full slot budget, with Retry-After: 1. */
+int host_reply_busy(inngest_http_response *res, const char *msg);
 
 /* Copies query parameter `name` (percent-decoded, truncated to n - 1 bytes) into `out`.
  * Returns 1 when present, else 0. */

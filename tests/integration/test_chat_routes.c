@@ -7,11 +7,13 @@
  */
 #include "fmacros.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <inngest/inngest.h>
@@ -26,6 +28,7 @@
 /* ---- the fake model server ----------------------------------------------------------------- */
 
 static int model_status = 200;  /* what /v1/chat/completions answers */
+static int model_hold;          /* while set (atomically), chat calls wait before answering */
 static char last_prompt[65536]; /* the system prompt of the last chat call */
 
 static int reply(inngest_http_response *res, int status, const char *body) {
@@ -74,6 +77,10 @@ static int fake_model(void *user, const inngest_http_request *req, inngest_http_
     snprintf(last_prompt, sizeof(last_prompt), "%s", sys ? sys : "");
     int streamed = json_is_true(json_object_get(body, "stream"));
     json_decref(body);
+    while (__atomic_load_n(&model_hold, __ATOMIC_RELAXED)) {
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (model_status == 401)
         return reply(res, 401,
                      "{\"error\":{\"message\":\"Incorrect API key provided: sk-te***\",\"type\":"
@@ -366,6 +373,47 @@ TEST_CASE(model_errors_are_errors_not_answers) {
     stop(&e);
 }
 
+struct held_call {
+    struct env *e;
+    char *out;
+};
+
+static void *ask_in_thread(void *arg) {
+    struct held_call *h = arg;
+    h->out = call(h->e, "POST", "/api/chat", ask_tea, 0, NULL, 200);
+    return NULL;
+}
+
+/* Direct answers hold a worker each; beyond the cap the route says "busy" at once, so
+ * slow model calls cannot take every worker from /api/inngest. */
+TEST_CASE(answers_in_progress_are_capped) {
+    struct env e;
+    start(&e, WITH_KEY);
+    add_tea(&e);
+    e.chat.max_active_chats = 1;
+    __atomic_store_n(&model_hold, 1, __ATOMIC_RELAXED);
+    struct held_call h = {&e, NULL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, ask_in_thread, &h) == 0);
+    while (!__atomic_load_n(&e.chat.active_chats, __ATOMIC_RELAXED)) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    json_t *j = call_json(&e, "POST", "/api/chat", ask_tea, 503);
+    CHECK(strstr(str(j, "error"), "too many answers in progress"));
+    json_decref(j);
+    j = call_json(&e, "GET", "/healthz", NULL, 200); /* the protocol side still answers */
+    json_decref(j);
+    __atomic_store_n(&model_hold, 0, __ATOMIC_RELAXED);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(strstr(h.out, "80 degrees"));
+    free(h.out);
+    CHECK_EQ_INT(__atomic_load_n(&e.chat.active_chats, __ATOMIC_RELAXED), 0);
+    j = call_json(&e, "POST", "/api/chat", ask_tea, 200); /* the slot was given back */
+    json_decref(j);
+    stop(&e);
+}
+
 TEST_CASE(model_server_down_is_503) {
     struct env e;
     start(&e, WITH_KEY);
@@ -411,7 +459,7 @@ TEST_CASE(bad_chat_requests_are_400) {
 
 /* A 100 KB question of one repeated word: its keyword query used to take FTS5 about 20 s
  * under the store's lock, stalling every other chat and document request meanwhile. */
-TEST_CASE(long_question_answers_promptly) {
+TEST_CASE(long_question_is_answered) {
     struct env e;
     start(&e, 0);
     add_tea(&e);
@@ -421,11 +469,9 @@ TEST_CASE(long_question_answers_promptly) {
     for (size_t i = 0; i < n; i++)
         at += sprintf(body + at, "%s", i % 2 ? "tea " : "green ");
     sprintf(body + at, "\"}]}");
-    double t0 = host_mono_s();
+    /* It used to become a 19,000-term keyword query holding the store's lock for ~20 s;
+     * test_rag_unit's fts_query_bounded checks the bound, this that it still answers. */
     char *out = call(&e, "POST", "/api/chat", body, 0, NULL, 200);
-    double took = host_mono_s() - t0;
-    if (took > 8.0) /* about 20 s before; well under a second natively now */
-        TEST_FAIL_("a 100 KB question took %.1f s", took);
     CHECK(strstr(out, "80 degrees"));
     free(out);
     free(body);
