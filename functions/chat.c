@@ -15,6 +15,7 @@
 
 #include "chat.h"
 #include "chat_internal.h"
+#include "define.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -694,20 +695,8 @@ static int handle_chat(inngest_ctx *ctx, json_t **result) {
 
 int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,
                       inngest_handler_fn handler, const struct chat_env *env, inngest_error *err) {
-    inngest_function *f = inngest_function_create(id, handler, err);
-    if (!f)
-        return err && err->code ? err->code : INNGEST_ENOMEM;
-    int rc = inngest_function_set_name(f, name);
-    if (!rc)
-        rc = inngest_function_add_event_trigger(f, event, NULL);
-    if (rc) {
-        inngest_function_destroy(f);
-        return inngest_error_set(err, rc, "cannot define %s", id);
-    }
     /* The handlers only read the env (see chat.h), so dropping const is safe. */
-    inngest_function_set_userdata(f, (void *)env);
-    rc = inngest_app_add_function(app, f);
-    return rc ? inngest_error_set(err, rc, "cannot add %s", id) : INNGEST_OK;
+    return functions_add(app, id, name, event, handler, (void *)env, err);
 }
 
 int chat_register(inngest_app *app, const struct chat_env *env, inngest_error *err) {

@@ -9,6 +9,8 @@
 
 #include "examples.h"
 
+#include "define.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +19,8 @@ static int hello_world(inngest_ctx *ctx, json_t **result) {
     INNGEST_STEP(inngest_step_sleep(ctx, "wait-a-moment", "1s"));
     json_t *email = json_object_get(json_object_get(inngest_ctx_event(ctx), "data"), "email");
     char msg[512];
-    snprintf(msg, sizeof(msg), "Hello %s!", json_is_string(email) ? json_string_value(email)
-                                                                  : "there");
+    snprintf(msg, sizeof(msg), "Hello %s!",
+             json_is_string(email) ? json_string_value(email) : "there");
     *result = json_pack("{s:s}", "message", msg);
     return *result ? INNGEST_OK : INNGEST_ENOMEM;
 }
@@ -26,8 +28,7 @@ static int hello_world(inngest_ctx *ctx, json_t **result) {
 static int validate_data(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *err) {
     (void)arg;
     json_t *data = json_object_get(inngest_ctx_event(ctx), "data");
-    *out = json_pack("{s:b,s:O}", "valid", json_is_object(data), "data",
-                     data ? data : json_null());
+    *out = json_pack("{s:b,s:O}", "valid", json_is_object(data), "data", data ? data : json_null());
     return *out ? INNGEST_OK : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
 }
 
@@ -57,23 +58,10 @@ static int process_data(inngest_ctx *ctx, json_t **result) {
     return *result ? INNGEST_OK : INNGEST_ENOMEM;
 }
 
-static int add(inngest_app *app, const char *id, const char *name, const char *event,
-               inngest_handler_fn fn, inngest_error *err) {
-    inngest_function *f = inngest_function_create(id, fn, err);
-    if (!f)
-        return err ? err->code : INNGEST_ENOMEM;
-    int rc = inngest_function_set_name(f, name);
-    if (!rc)
-        rc = inngest_function_add_event_trigger(f, event, NULL);
-    if (rc) {
-        inngest_function_destroy(f);
-        return inngest_error_set(err, rc, "cannot define %s", id);
-    }
-    rc = inngest_app_add_function(app, f);
-    return rc ? inngest_error_set(err, rc, "cannot add %s", id) : INNGEST_OK;
-}
-
 int examples_register(inngest_app *app, inngest_error *err) {
-    int rc = add(app, "hello-world", "Hello World", "test/hello.world", hello_world, err);
-    return rc ? rc : add(app, "process-data", "Process Data", "data/process", process_data, err);
+    int rc = functions_add(app, "hello-world", "Hello World", "test/hello.world", hello_world, NULL,
+                           err);
+    return rc ? rc
+              : functions_add(app, "process-data", "Process Data", "data/process", process_data,
+                              NULL, err);
 }
