@@ -13,20 +13,9 @@
 
 #include <jansson.h>
 
-/* ---- growable buffer -------------------------------------------------------------------- */
-
-struct ing_abuf {
-    char *data; /* NUL-terminated whenever non-NULL */
-    size_t len;
-    size_t cap;
-};
-
-/* Appends bytes; returns 0, or -1 when memory runs out (the buffer is unchanged). */
-int ing_abuf_append(struct ing_abuf *b, const void *data, size_t len);
-int ing_abuf_appends(struct ing_abuf *b, const char *s);
-int ing_abuf_appendf(struct ing_abuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void ing_abuf_cleanup(struct ing_abuf *b);
+/* Growable buffers: struct ing_buf of the core (core/buf.h); a zeroed one is empty and
+ * unbounded. */
+#include "core/buf.h"
 
 /* ---- UTF-8 ------------------------------------------------------------------------------ */
 
@@ -55,18 +44,17 @@ long ing_base64_decode(const char *in, size_t len, unsigned char *out);
  * without the space, several data lines (joined with "\n"), comment lines (":"),
  * "event:" and "id:" fields, and a byte-order mark at the very start.
  */
-typedef int (*ing_sse_event_fn)(void *user, const char *event, const char *data,
-                                size_t data_len);
+typedef int (*ing_sse_event_fn)(void *user, const char *event, const char *data, size_t data_len);
 
 struct ing_sse {
-    struct ing_abuf line;  /* the current, unfinished line */
-    struct ing_abuf data;  /* data lines of the current event */
-    char event[64];        /* "event:" field of the current event */
-    int has_data;          /* a data line was seen */
-    int last_was_cr;       /* the previous feed ended in CR (a CRLF may be split) */
-    int started;           /* past the optional BOM */
-    int bom_matched;       /* bytes of a BOM seen so far at the very start */
-    size_t max_line;       /* longest line accepted (default 8 MiB) */
+    struct ing_buf line; /* the current, unfinished line */
+    struct ing_buf data; /* data lines of the current event */
+    char event[64];      /* "event:" field of the current event */
+    int has_data;        /* a data line was seen */
+    int last_was_cr;     /* the previous feed ended in CR (a CRLF may be split) */
+    int started;         /* past the optional BOM */
+    int bom_matched;     /* bytes of a BOM seen so far at the very start */
+    size_t max_line;     /* longest line accepted (default 8 MiB) */
     ing_sse_event_fn on_event;
     void *user;
 };
@@ -83,13 +71,13 @@ void ing_sse_cleanup(struct ing_sse *p);
 
 /* What a chat.completion.chunk stream has delivered so far. */
 struct ing_chat_stream {
-    struct ing_abuf content;
+    struct ing_buf content;
     char *id, *model, *finish_reason;
     long prompt_tokens, completion_tokens, total_tokens;
     int has_usage;
-    int done;        /* [DONE] seen */
-    int error;       /* an error object arrived */
-    int deltas;      /* content deltas delivered */
+    int done;   /* [DONE] seen */
+    int error;  /* an error object arrived */
+    int deltas; /* content deltas delivered */
     char err_message[400];
     char err_type[64];
     char err_code[64];
@@ -105,15 +93,15 @@ void ing_chat_stream_cleanup(struct ing_chat_stream *s);
 /* ---- retry policy (pure) ---------------------------------------------------------------- */
 
 struct ing_retry_in {
-    int attempt;               /* 0 for the first retry decision */
+    int attempt; /* 0 for the first retry decision */
     int max_retries;
-    int status;                /* HTTP status; 0 for a connection failure or timeout */
+    int status;                 /* HTTP status; 0 for a connection failure or timeout */
     const char *retry_after_ms; /* header values or NULL */
     const char *retry_after;
-    const char *should_retry;   /* x-should-retry */
-    const char *error_code;     /* error.code of the body, or NULL */
-    double rand01;              /* jitter in [0, 1) */
-    long now_s;                 /* wall clock, for an HTTP-date retry-after */
+    const char *should_retry; /* x-should-retry */
+    const char *error_code;   /* error.code of the body, or NULL */
+    double rand01;            /* jitter in [0, 1) */
+    long now_s;               /* wall clock, for an HTTP-date retry-after */
 };
 
 /* The server's retry-after in ms, or -1 when absent or unparsable. */

@@ -415,14 +415,14 @@ int inngest_ai_chat_parse(json_t *response, inngest_ai_chat_result *out, inngest
         out->content = strdup(json_string_value(content));
     } else if (json_is_array(content)) {
         /* Some servers answer with content parts: join the text ones. */
-        struct ing_abuf b = {0};
+        struct ing_buf b = {0};
         size_t i;
         json_t *part;
-        ing_abuf_append(&b, "", 0);
+        ing_buf_append(&b, "", 0);
         json_array_foreach(content, i, part) {
             const char *t = json_string_value(json_object_get(part, "text"));
             if (t)
-                ing_abuf_appends(&b, t);
+                ing_buf_appends(&b, t);
         }
         out->content = b.data;
     } else {
@@ -650,7 +650,7 @@ int inngest_ai_error_from_response(const inngest_http_response *res, inngest_err
 struct stream_ctx {
     struct ing_sse sse;
     struct ing_chat_stream acc;
-    struct ing_abuf raw; /* the first bytes, for an error answer */
+    struct ing_buf raw; /* the first bytes, for an error answer */
     int sniffed, is_json, parse_failed, stopped;
     inngest_ai_delta_fn on_delta;
     void *user;
@@ -680,7 +680,7 @@ static int on_stream_body(void *user, const char *data, size_t len) {
     }
     if (s->raw.len < ERROR_CAPTURE_MAX) {
         size_t n = len < ERROR_CAPTURE_MAX - s->raw.len ? len : ERROR_CAPTURE_MAX - s->raw.len;
-        if (ing_abuf_append(&s->raw, data, n))
+        if (ing_buf_append(&s->raw, data, n))
             return 1;
     }
     if (s->is_json)
@@ -691,7 +691,7 @@ static int on_stream_body(void *user, const char *data, size_t len) {
 static void stream_reset(struct stream_ctx *s) {
     ing_sse_cleanup(&s->sse);
     ing_chat_stream_cleanup(&s->acc);
-    ing_abuf_cleanup(&s->raw);
+    ing_buf_cleanup(&s->raw);
     inngest_ai_delta_fn f = s->on_delta;
     void *u = s->user;
     memset(s, 0, sizeof(*s));
@@ -918,7 +918,7 @@ int inngest_ai_chat_stream(inngest_ai_client *c, const inngest_ai_chat_request *
         inngest_ai_chat_result_cleanup(out);
     ing_sse_cleanup(&s.sse);
     ing_chat_stream_cleanup(&s.acc);
-    ing_abuf_cleanup(&s.raw);
+    ing_buf_cleanup(&s.raw);
     inngest_http_response_cleanup(&res);
     return rc;
 }

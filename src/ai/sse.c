@@ -19,8 +19,8 @@ void ing_sse_init(struct ing_sse *p, ing_sse_event_fn on_event, void *user) {
 }
 
 void ing_sse_cleanup(struct ing_sse *p) {
-    ing_abuf_cleanup(&p->line);
-    ing_abuf_cleanup(&p->data);
+    ing_buf_cleanup(&p->line);
+    ing_buf_cleanup(&p->data);
 }
 
 static int dispatch(struct ing_sse *p) {
@@ -52,9 +52,9 @@ static int process_line(struct ing_sse *p, const char *line, size_t len) {
         vlen--;
     }
     if (nlen == 4 && !memcmp(line, "data", 4)) {
-        if (p->has_data && ing_abuf_append(&p->data, "\n", 1))
+        if (p->has_data && ing_buf_append(&p->data, "\n", 1))
             return -1;
-        if (ing_abuf_append(&p->data, v, vlen))
+        if (ing_buf_append(&p->data, v, vlen))
             return -1;
         p->has_data = 1;
     } else if (nlen == 5 && !memcmp(line, "event", 5)) {
@@ -82,7 +82,7 @@ int ing_sse_feed(struct ing_sse *p, const char *data, size_t len) {
         } else {
             /* Not a BOM after all: the bytes taken so far are text. */
             p->started = 1;
-            if (p->bom_matched && ing_abuf_append(&p->line, bom, (size_t)p->bom_matched))
+            if (p->bom_matched && ing_buf_append(&p->line, bom, (size_t)p->bom_matched))
                 return -1;
         }
     }
@@ -97,11 +97,11 @@ int ing_sse_feed(struct ing_sse *p, const char *data, size_t len) {
         if (j == len) {
             if (p->line.len + (j - i) > p->max_line)
                 return -1;
-            return ing_abuf_append(&p->line, data + i, j - i) ? -1 : 0;
+            return ing_buf_append(&p->line, data + i, j - i) ? -1 : 0;
         }
         int rc;
         if (p->line.len) {
-            if (ing_abuf_append(&p->line, data + i, j - i))
+            if (ing_buf_append(&p->line, data + i, j - i))
                 return -1;
             rc = process_line(p, p->line.data, p->line.len);
             p->line.len = 0;
@@ -199,7 +199,7 @@ int ing_chat_stream_apply(struct ing_chat_stream *s, const char *data, size_t le
         if (json_is_string(content) && json_string_length(content) > 0) {
             const char *t = json_string_value(content);
             size_t tl = json_string_length(content);
-            if (ing_abuf_append(&s->content, t, tl)) {
+            if (ing_buf_append(&s->content, t, tl)) {
                 rc = -1;
                 break;
             }
@@ -220,7 +220,7 @@ int ing_chat_stream_apply(struct ing_chat_stream *s, const char *data, size_t le
 }
 
 void ing_chat_stream_cleanup(struct ing_chat_stream *s) {
-    ing_abuf_cleanup(&s->content);
+    ing_buf_cleanup(&s->content);
     free(s->id);
     free(s->model);
     free(s->finish_reason);

@@ -3,6 +3,7 @@
 #include "fmacros.h"
 
 #include "core/proto.h"
+#include "core/utf8.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -38,31 +39,6 @@ static int peek(const struct scan *s, int c) {
     return s->p < s->end && *s->p == c;
 }
 
-/* Length of the valid UTF-8 sequence at `p` (1..4) within `avail` bytes, or 0 when it is
- * not one (jansson refuses the same: overlong forms, surrogates, > U+10FFFF). */
-static size_t utf8_seq(const unsigned char *p, size_t avail) {
-    unsigned c = p[0];
-    size_t n = c < 0x80                   ? 1
-               : (c >= 0xC2 && c <= 0xDF) ? 2
-               : (c & 0xF0) == 0xE0       ? 3
-               : (c >= 0xF0 && c <= 0xF4) ? 4
-                                          : 0;
-    if (n == 0 || avail < n)
-        return 0;
-    if (n == 1)
-        return 1;
-    unsigned cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
 /* A string whose opening quote is at s->p: its bytes between the quotes in *str, *len.
  * -1 (fall back) for escapes, control characters, invalid UTF-8, no closing quote. */
 static int scan_string(struct scan *s, const char **str, size_t *len) {
@@ -80,7 +56,7 @@ static int scan_string(struct scan *s, const char **str, size_t *len) {
         if (c < 0x80) {
             q++;
         } else {
-            size_t n = utf8_seq(q, (size_t)(s->end - q));
+            size_t n = ing_utf8_seq(q, (size_t)(s->end - q));
             if (!n)
                 return -1;
             q += n;
@@ -327,7 +303,7 @@ json_t *ing_json_text(const char *s) {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     size_t o = 0;
     while (*p) {
-        size_t n = utf8_seq(p, (size_t)(end - p));
+        size_t n = ing_utf8_seq(p, (size_t)(end - p));
         if (n == 0) {
             copy[o++] = '?';
             p++;
@@ -429,8 +405,7 @@ void ing_duration_format(int64_t ms, char out[64]) {
 
 int ing_rfc3339_valid(const char *s) {
     int Y, M, D, h, m, sec, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 ||
-        n != 19)
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
         return 0;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
         return 0;
@@ -444,9 +419,8 @@ int ing_rfc3339_valid(const char *s) {
     }
     if (*p == 'Z' || *p == 'z')
         return p[1] == '\0';
-    if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
-        isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-        isdigit((unsigned char)p[5]) && p[6] == '\0')
+    if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+        p[3] == ':' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) && p[6] == '\0')
         return 1;
     return 0;
 }

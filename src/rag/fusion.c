@@ -70,8 +70,8 @@ static int tok_char(unsigned char c) {
 }
 
 char *ing_fts_query(const char *text) {
-    struct ing_abuf q = {0};
-    if (ing_abuf_append(&q, "", 0))
+    struct ing_buf q = {0};
+    if (ing_buf_append(&q, "", 0))
         return NULL;
     const char *p = text;
     int terms = 0;
@@ -112,9 +112,9 @@ char *ing_fts_query(const char *text) {
         snprintf(quoted, sizeof(quoted), "\"%s\"", pieces);
         if (terms && strstr(q.data, quoted))
             continue;
-        int rc = ing_abuf_appendf(&q, "%s%s", terms ? " OR " : "", quoted);
+        int rc = ing_buf_appendf(&q, "%s%s", terms ? " OR " : "", quoted);
         if (rc) {
-            ing_abuf_cleanup(&q);
+            ing_buf_cleanup(&q);
             return NULL;
         }
         if (++terms == ING_FTS_MAX_TERMS)

@@ -174,10 +174,10 @@ static char *read_file(const char *path, size_t *len, inngest_error *err) {
         inngest_error_set(err, INNGEST_EIO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    struct ing_abuf b = {0};
+    struct ing_buf b = {0};
     char chunk[65536];
     size_t n;
-    int rc = ing_abuf_append(&b, "", 0);
+    int rc = ing_buf_append(&b, "", 0);
     while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (b.len + n > MAX_FILE_BYTES) {
             inngest_error_set(err, INNGEST_ETOOBIG, "%s is larger than %u MiB", path,
@@ -185,7 +185,7 @@ static char *read_file(const char *path, size_t *len, inngest_error *err) {
             rc = 1;
             break;
         }
-        if (ing_abuf_append(&b, chunk, n)) {
+        if (ing_buf_append(&b, chunk, n)) {
             inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
             rc = 1;
         }
@@ -196,7 +196,7 @@ static char *read_file(const char *path, size_t *len, inngest_error *err) {
     }
     fclose(f);
     if (rc) {
-        ing_abuf_cleanup(&b);
+        ing_buf_cleanup(&b);
         return NULL;
     }
     *len = b.len;

@@ -27,11 +27,11 @@ static char *make_text(void) {
         "Ünïcödé wörds mïx wïth ASCII. ",
         "Retries back off exponentially with jitter! ",
         "Why would a chunk end mid-word? "};
-    struct ing_abuf b = {0};
+    struct ing_buf b = {0};
     for (int p = 0; p < 30; p++) {
         for (int s = 0; s < 3 + p % 5; s++)
-            ing_abuf_appends(&b, sentences[(p * 7 + s) % 6]);
-        ing_abuf_appends(&b, p % 4 == 3 ? "\n# Heading\n\n" : "\n\n");
+            ing_buf_appends(&b, sentences[(p * 7 + s) % 6]);
+        ing_buf_appends(&b, p % 4 == 3 ? "\n# Heading\n\n" : "\n\n");
     }
     return b.data;
 }
@@ -92,9 +92,9 @@ TEST_CASE(chunker_prefers_paragraphs_then_sentences) {
 
 TEST_CASE(chunker_hard_cuts_never_split_characters) {
     /* One long "word" of 3-byte characters: only hard cuts are possible. */
-    struct ing_abuf b = {0};
+    struct ing_buf b = {0};
     for (int i = 0; i < 500; i++)
-        ing_abuf_appends(&b, "\xe2\x82\xac");
+        ing_buf_appends(&b, "\xe2\x82\xac");
     inngest_rag_chunk *ch;
     size_t n;
     inngest_rag_chunk_opts o = {.max_chars = 100, .overlap_chars = 10};
@@ -105,7 +105,7 @@ TEST_CASE(chunker_hard_cuts_never_split_characters) {
         CHECK(ing_utf8_valid(b.data + ch[i].offset, ch[i].len));
     }
     free(ch);
-    ing_abuf_cleanup(&b);
+    ing_buf_cleanup(&b);
 }
 
 TEST_CASE(chunker_edge_cases) {

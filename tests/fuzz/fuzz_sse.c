@@ -17,7 +17,7 @@
 #include "fuzz.h"
 
 struct run {
-    struct ing_abuf transcript; /* "event\x01data\x02" per event */
+    struct ing_buf transcript; /* "event\x01data\x02" per event */
     struct ing_chat_stream chat;
     size_t delta_bytes;
     int stopped; /* the accumulator reported an error or a broken chunk */
@@ -34,8 +34,8 @@ static int on_event(void *user, const char *event, const char *data, size_t len)
     struct run *r = user;
     FUZZ_ASSERT(event != NULL && event[0] != '\0' && data != NULL);
     FUZZ_ASSERT(data[len] == '\0');
-    if (ing_abuf_appends(&r->transcript, event) || ing_abuf_append(&r->transcript, "\x01", 1) ||
-        ing_abuf_append(&r->transcript, data, len) || ing_abuf_append(&r->transcript, "\x02", 1))
+    if (ing_buf_appends(&r->transcript, event) || ing_buf_append(&r->transcript, "\x01", 1) ||
+        ing_buf_append(&r->transcript, data, len) || ing_buf_append(&r->transcript, "\x02", 1))
         return -1;
     if (!r->stopped && !r->chat.done && !strcmp(event, "message")) {
         int rc = ing_chat_stream_apply(&r->chat, data, len, on_delta, r);
@@ -80,7 +80,7 @@ static void same(const struct run *a, const struct run *b) {
 }
 
 static void run_cleanup(struct run *r) {
-    ing_abuf_cleanup(&r->transcript);
+    ing_buf_cleanup(&r->transcript);
     ing_chat_stream_cleanup(&r->chat);
 }
 
