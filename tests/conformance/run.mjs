@@ -20,7 +20,7 @@
 // t.startChatHost() (see startChatHost below).
 //
 // Exit status: 0 all scenarios matched, 1 a mismatch or failure, 77 when the npm
-// dependencies are not installed (CTest reports that as skipped).
+// dependencies are not installed (CTest reports that as skipped; under CI=true it is 1).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -195,6 +195,12 @@ async function runApp(which, mode, args, list, outDir) {
 async function main() {
     const args = parseArgs(process.argv.slice(2));
     if (!fs.existsSync(path.join(here, "node_modules", "inngest", "package.json"))) {
+        // In CI the dependencies must be there: a skip would hide the only comparison with
+        // the official SDK.
+        if (process.env.CI === "true") {
+            console.log(`conformance: FAILED: npm dependencies are missing in ${here} (CI=true: .ci/setup --test installs them)`);
+            return 1;
+        }
         console.log(`conformance: SKIPPED: npm dependencies are missing; run "npm ci" in ${here}`);
         return SKIP;
     }

@@ -8,7 +8,8 @@
 // and the executor emulator of tests/conformance (standing in for `inngest dev`), a
 // question in direct mode (streamed) and one in Inngest mode, each with numbered sources,
 // and a document added from the Knowledge base section. Screenshots go to <screenshot dir>.
-// Exit code 0 = pass, 77 = skipped (no chromium), anything else = failure.
+// Exit code 0 = pass, 77 = skipped (no chromium or no node_modules; under CI=true that is a
+// failure, exit 1), anything else = failure.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
@@ -20,9 +21,19 @@ import { Emulator } from "../conformance/lib/emulator.mjs";
 
 const [hostBin, shotDir = "."] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(CHROMIUM)) {
-  console.log(`skipped: no chromium at ${CHROMIUM}`);
+// A missing prerequisite skips the test on a developer machine; in CI it must be there.
+function missing(what) {
+  if (process.env.CI === "true") {
+    console.log(`e2e: FAILED: ${what} (CI=true: .ci/setup --test installs it)`);
+    process.exit(1);
+  }
+  console.log(`e2e: SKIPPED: ${what}`);
   process.exit(77);
+}
+if (!existsSync(CHROMIUM)) missing(`no chromium at ${CHROMIUM}`);
+const here = path.dirname(new URL(import.meta.url).pathname);
+if (!existsSync(path.join(here, "node_modules", "playwright-core", "package.json"))) {
+  missing(`npm dependencies are missing; run "npm ci" in ${here}`);
 }
 const { chromium } = await import("playwright-core");
 
