@@ -2,7 +2,8 @@
 /*
  * Internals of the RAG half of inngest_ai: the int8 vector index held in memory, its scan
  * kernels, reciprocal rank fusion and the keyword-query builder. Pure and socket-free;
- * the store (store.c) adds SQLite persistence and locking around them.
+ * the generic store (store.c) adds locking around them, and a backend (backend.h) keeps
+ * the documents.
  */
 #ifndef ING_RAG_INTERNAL_H
 #define ING_RAG_INTERNAL_H
@@ -75,6 +76,8 @@ int ing_vindex_add_codes(struct ing_vindex *ix, int64_t id, int64_t doc, const i
 int ing_vindex_add(struct ing_vindex *ix, int64_t id, int64_t doc, const float *v);
 /* Removes a vector (the last one moves into its slot). Returns 0, or -1 when absent. */
 int ing_vindex_remove(struct ing_vindex *ix, int64_t id);
+/* Removes every vector of document `doc`. Returns how many. */
+size_t ing_vindex_remove_doc(struct ing_vindex *ix, int64_t doc);
 
 /*
  * The `c` best vectors for the unit query `q` by approximate (int8) cosine, best first,

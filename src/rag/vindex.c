@@ -233,6 +233,16 @@ int ing_vindex_remove(struct ing_vindex *ix, int64_t id) {
     return 0;
 }
 
+size_t ing_vindex_remove_doc(struct ing_vindex *ix, int64_t doc) {
+    size_t removed = 0;
+    /* From the end: a removal moves the last vector into the freed slot, and that one has
+     * been looked at already. */
+    for (size_t i = ix->n; i-- > 0;)
+        if (ix->docs[i] == doc && ing_vindex_remove(ix, ix->ids[i]) == 0)
+            removed++;
+    return removed;
+}
+
 /* ---- search ----------------------------------------------------------------------------- */
 
 /* A min-heap of the best `cap` candidates seen so far (root = the worst of them). */

@@ -13,6 +13,7 @@
 
 #include <inngest/rag.h>
 
+#include "rag/backend.h"
 #include "rag_testlib.h"
 #include "testutil.h"
 
@@ -320,4 +321,78 @@ TEST_CASE(not_a_store) {
     inngest_error err;
     CHECK(inngest_rag_store_open(path, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, INNGEST_EIO);
+}
+
+TEST_CASE(store_uris) {
+    char path[1024], uri[1100];
+    inngest_error err;
+    snprintf(uri, sizeof(uri), "sqlite:%s", rag_test_path("uri.db", path, sizeof(path)));
+    inngest_rag_store *s = inngest_rag_store_open(uri, NULL, &err);
+    CHECK(s != NULL);
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    inngest_rag_store_close(s);
+    /* The same file by its plain path. */
+    s = inngest_rag_store_open(path, NULL, &err);
+    CHECK(s != NULL);
+    inngest_rag_store_info info;
+    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(info.documents, 4);
+    inngest_rag_store_close(s);
+    /* A scheme this build has no backend for is an error, not a file name. */
+    CHECK(inngest_rag_store_open("nosuch://host/db", NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, INNGEST_EINVAL);
+    CHECK(strstr(err.message, "nosuch://") != NULL);
+    CHECK(inngest_rag_store_open("sqlite:", NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, INNGEST_EINVAL);
+    CHECK(inngest_rag_store_open("", NULL, &err) == NULL);
+    inngest_rag_embedder_destroy(e);
+}
+
+/* Two stores over one file stand for two replicas over a shared backend: what one writes,
+ * the other's in-memory index shows after ing_rag_store_apply_change(). */
+TEST_CASE(changes_from_another_writer) {
+    char path[1024];
+    rag_test_path("shared.db", path, sizeof(path));
+    inngest_error err;
+    inngest_rag_store *a = inngest_rag_store_open(path, NULL, &err);
+    inngest_rag_store *b = inngest_rag_store_open(path, NULL, &err);
+    CHECK(a && b);
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(a, e);
+    /* b was opened unbound and empty: vectors are not in its index yet. */
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(b, e, "boil pasta", 3, INNGEST_RAG_VECTOR, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 0);
+    inngest_rag_results_cleanup(&r);
+    /* SQLite document ids run from 1: apply all four (twice: it is idempotent). */
+    for (int round = 0; round < 2; round++)
+        for (int64_t d = 1; d <= 4; d++)
+            CHECK_EQ_INT(ing_rag_store_apply_change(b, 0, d, &err), 0);
+    inngest_rag_store_info info;
+    inngest_rag_store_get_info(b, &info);
+    CHECK_STR(info.embedder_id, "hash-v1");
+    CHECK(top_is(b, e, "boil pasta", INNGEST_RAG_VECTOR, "cooking.md"));
+    CHECK_EQ_INT(inngest_rag_search(b, e, "boil pasta", 10, INNGEST_RAG_VECTOR, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 4); /* no duplicates */
+    inngest_rag_results_cleanup(&r);
+    /* a replaces cooking.md (id 4; SQLite may give the new version id 4 or 5) and deletes
+     * sleep.md (id 2). Refreshing a document id reloads what the backend has for it, which
+     * is nothing for a deleted one. */
+    inngest_rag_document d = {.source = "cooking.md", .text = "# Pasta\n\nBake bread instead."};
+    CHECK_EQ_INT(inngest_rag_ingest_document(a, e, &d, NULL, NULL, NULL, NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_delete(a, "sleep.md", NULL), 0);
+    CHECK_EQ_INT(ing_rag_store_apply_change(b, 4, 0, &err), 0);
+    for (int64_t id = 1; id <= 6; id++)
+        CHECK_EQ_INT(ing_rag_store_apply_change(b, 0, id, &err), 0);
+    CHECK_EQ_INT(inngest_rag_search(b, e, "bake bread", 10, INNGEST_RAG_VECTOR, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 3);
+    CHECK_STR(r.hits[0].doc_key, "cooking.md");
+    CHECK(strstr(r.hits[0].text, "Bake bread") != NULL);
+    for (size_t i = 0; i < r.count; i++)
+        CHECK(strcmp(r.hits[i].doc_key, "sleep.md") != 0);
+    inngest_rag_results_cleanup(&r);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_close(a);
+    inngest_rag_store_close(b);
 }

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The RAG store's backend interface, in the spirit of sqlite3_vfs: the generic store
+ * (store.c: validation, UTF-8 repair, quantisation, the in-memory int8 index, rescoring,
+ * fusion and locking) keeps its documents through a backend, a table of functions over
+ * one persistent store (SQLite file, PostgreSQL database...).
+ *
+ * Who does what
+ *   generic store   checks every argument, repairs text to valid UTF-8, normalises and
+ *                   quantises vectors, checks the embedder binding, holds the in-memory
+ *                   index (loaded from the backend on open), ranks vectors, fuses the
+ *                   vector and keyword rankings, builds the results.
+ *   backend         keeps documents, chunks, int8 codes, float32 vectors, the embedder
+ *                   binding and staged vectors durably; ranks chunks by keywords;
+ *                   answers lookups.
+ *
+ * Calls and threads: the generic store calls a backend's functions from one thread at a
+ * time (it holds its backend mutex around every call), so a backend needs no locking of
+ * its own unless it runs threads of its own (a notification listener, say).
+ *
+ * Ids: a backend names documents and chunks with int64 ids > 0 of its choosing; they are
+ * stable while the row exists (the in-memory index keys on them). The ids of deleted rows
+ * may be given to new rows (SQLite does).
+ *
+ * Errors: every function returns INNGEST_OK or a negative INNGEST_E* code with `err`
+ * (optional, may be NULL) filled with a message naming the store; INNGEST_ENOTFOUND only
+ * where documented. A failed write changes nothing (one transaction per write).
+ *
+ * Ownership: arguments are borrowed for the duration of the call; anything a backend
+ * returns through a pointer to a pointer is malloc'd and freed by the generic store with
+ * free() (json_t values: a new reference).
+ */
+#ifndef ING_RAG_BACKEND_H
+#define ING_RAG_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "inngest/rag.h"
+
+struct ing_rag_backend;
+
+/* The longest embedder id a store records, with its NUL. */
+#define ING_RAG_EMBEDDER_ID_MAX 128
+
+/* One chunk of a put, ready to store. */
+struct ing_rag_put_chunk {
+    size_t start, len;    /* byte range in the document text as given (offset, length) */
+    const char *text;     /* the chunk's text, valid UTF-8 (repaired by the generic store) */
+    size_t text_len;      /* bytes of `text` (differs from `len` when bytes were repaired) */
+    const float *f32;     /* the unit vector, dim floats */
+    const int8_t *codes;  /* its int8 codes, `stride` bytes (zero padded) */
+    float scale;          /* vector ~ codes * scale */
+};
+
+/* One document to store: everything already validated. */
+struct ing_rag_put {
+    const char *key;         /* unique id, non-empty */
+    const char *source;      /* non-empty */
+    const char *title;       /* valid UTF-8 */
+    const char *hash;        /* inngest_rag_content_hash() of the text: 16 hex digits */
+    size_t bytes;            /* length of the document text */
+    const char *metadata;    /* JSON text stored as is, or NULL */
+    const struct ing_rag_put_chunk *chunks;
+    size_t count;
+    const char *embedder_id; /* who made the vectors */
+    int dim;                 /* floats per vector */
+    size_t stride;           /* bytes per row of codes: ing_stride(dim) */
+    /* Non-zero when the store was unbound: record (embedder_id, dim) as its binding in the
+     * same transaction. A backend shared by several writers checks, inside that
+     * transaction, that no other writer bound it differently (INNGEST_EMISMATCH). */
+    int bind;
+    /* Non-NULL for an idempotent put: when the stored document with this key already has
+     * this content hash, change nothing and report `unchanged`. */
+    const char *unless_hash;
+};
+
+/* What a put did. */
+struct ing_rag_put_result {
+    int64_t doc_id;     /* the new document's id */
+    int64_t *chunk_ids; /* provided by the caller (room for `count`): the new chunk ids */
+    int replaced;       /* a document with the key existed and was replaced */
+    int unchanged;      /* `unless_hash` matched: nothing was written */
+    int64_t *old_ids;   /* malloc'd by the backend: chunk ids of the replaced document */
+    size_t nold;
+};
+
+/* One (chunk id, score) of a ranking. Higher scores are better. */
+struct ing_rag_scored {
+    int64_t id;
+    double score;
+};
+
+/* Receives one stored vector as int8 codes: `codes` has `stride` bytes (borrowed for the
+ * call). Returns 0 to go on, non-zero (an INNGEST_E* code) to stop with that code. */
+typedef int (*ing_rag_codes_fn)(void *user, int64_t chunk_id, int64_t doc_id,
+                                const int8_t *codes, float scale);
+
+struct ing_rag_backend_ops {
+    const char *name; /* "sqlite", "postgresql" */
+
+    /* The embedder binding: id into `id` ("" while unbound) and dimension into `*dim`
+     * (0 while unbound). A dimension outside 0..65536 is INNGEST_EPARSE. */
+    int (*binding)(struct ing_rag_backend *b, char id[ING_RAG_EMBEDDER_ID_MAX], int *dim,
+                   inngest_error *err);
+
+    /* How many documents and chunks the store holds. */
+    int (*counts)(struct ing_rag_backend *b, size_t *documents, size_t *chunks,
+                  inngest_error *err);
+
+    /* Stores a document with its chunks, codes and vectors in one transaction, replacing
+     * the document with the same key, clearing its staged vectors, and recording the
+     * binding when p->bind. Fills `r` (r->chunk_ids[i] for p->chunks[i]). */
+    int (*put)(struct ing_rag_backend *b, const struct ing_rag_put *p,
+               struct ing_rag_put_result *r, inngest_error *err);
+
+    /* Deletes a document and its chunks in one transaction; its chunk ids into `*ids`
+     * (malloc'd, `*n` of them). INNGEST_ENOTFOUND when there is none. */
+    int (*remove)(struct ing_rag_backend *b, const char *key, int64_t **ids, size_t *n,
+                  inngest_error *err);
+
+    /* The content hash stored for `key` into `out`; INNGEST_ENOTFOUND when no document
+     * has that key. */
+    int (*doc_hash)(struct ing_rag_backend *b, const char *key, char out[17],
+                    inngest_error *err);
+
+    /* Every document as [{key, source, title, chunks, bytes, hash, updatedAt, metadata}]
+     * ordered by key (metadata parsed, null when absent or not JSON). */
+    int (*list)(struct ing_rag_backend *b, json_t **out, inngest_error *err);
+
+    /* Staged vectors: dim floats each, for positions first..first+count of the document
+     * version (key, hash). A put of the key clears them. */
+    int (*stage)(struct ing_rag_backend *b, const char *key, const char *hash, size_t first,
+                 size_t count, const float *vectors, int dim, inngest_error *err);
+    /* Loads staged vectors first..first+count into `out` (count * dim floats); have[i] is
+     * set to 1 for each one found (and of `dim` floats), else left 0 (zeroed by the
+     * caller). */
+    int (*load_staged)(struct ing_rag_backend *b, const char *key, const char *hash,
+                       size_t first, size_t count, int dim, float *out, unsigned char *have,
+                       inngest_error *err);
+
+    /* The ids of documents whose key or source is one of `sources[0..n)` (NULL entries
+     * skipped), in any order, malloc'd into `*docs`. */
+    int (*filter)(struct ing_rag_backend *b, const char *const *sources, size_t n,
+                  int64_t **docs, size_t *ndocs, inngest_error *err);
+
+    /*
+     * Keyword ranking: the best `want` chunks for the free text `text` (a user's question:
+     * the backend turns it into its own query language and must not fail on any input),
+     * best first, into `out` (room for `want`). Scores are the backend's relevance (e.g.
+     * -BM25 for FTS5, ts_rank for PostgreSQL), higher is better; fusion uses only the
+     * order, and the score is shown to the caller as keyword_score. `docs`, when
+     * non-NULL, keeps only chunks of those documents (sorted ascending, `ndocs` of them).
+     * No match is not an error (`*nout` = 0).
+     */
+    int (*keyword)(struct ing_rag_backend *b, const char *text, size_t want,
+                   const int64_t *docs, size_t ndocs, struct ing_rag_scored *out, size_t *nout,
+                   inngest_error *err);
+
+    /* How many vectors the store holds (sizes the in-memory index before loading). */
+    int (*count_vectors)(struct ing_rag_backend *b, size_t *n, inngest_error *err);
+
+    /* Streams the int8 codes of every vector (doc_id 0) or of one document's vectors to
+     * `fn`, in any order. Codes whose length is not `stride` are INNGEST_EPARSE. */
+    int (*load_codes)(struct ing_rag_backend *b, int64_t doc_id, size_t stride,
+                      ing_rag_codes_fn fn, void *user, inngest_error *err);
+
+    /* The float32 vectors of chunks ids[0..n) into `out` (n * dim floats), for rescoring;
+     * have[i] = 1 for each found with `dim` floats (zeroed by the caller). */
+    int (*load_vectors)(struct ing_rag_backend *b, const int64_t *ids, size_t n, int dim,
+                        float *out, unsigned char *have, inngest_error *err);
+
+    /* What a hit shows of chunk `id`: fills h->position and the malloc'd h->text,
+     * h->doc_key, h->source, h->title (freed by the caller even on failure).
+     * INNGEST_ENOTFOUND when the chunk is gone. */
+    int (*read_chunk)(struct ing_rag_backend *b, int64_t id, inngest_rag_hit *h,
+                      inngest_error *err);
+
+    /* Closes the store and frees `b`. */
+    void (*close)(struct ing_rag_backend *b);
+};
+
+/* A backend instance: implementations embed it as their first member. */
+struct ing_rag_backend {
+    const struct ing_rag_backend_ops *ops;
+    /* The generic store over this backend, set by inngest_rag_store_open() once the
+     * backend is open: a backend that learns of changes made by other writers passes them
+     * to ing_rag_store_apply_change(). */
+    inngest_rag_store *store;
+};
+
+/* ---- backends -------------------------------------------------------------------------- */
+
+/*
+ * The SQLite backend (store_sqlite.c, the only file that includes sqlite3.h): one file
+ * in WAL mode, created when absent. `fast_sync` non-zero sets synchronous=NORMAL instead
+ * of FULL.
+ */
+int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend **out,
+                        inngest_error *err);
+
+/* ---- for backends: changes made elsewhere ---------------------------------------------- */
+
+/*
+ * Brings the in-memory index up to date after another writer changed the store: the
+ * vectors of document `old_doc` (0: none) are dropped and those of `new_doc` (0: none)
+ * loaded from the backend. A replaced document is (old id, new id), an added one
+ * (0, new id), a deleted one (old id, 0); (0, id) reloads document `id` whatever happened
+ * to it (a deleted one's vectors are dropped). Applying a change twice, or one this store
+ * made itself, is harmless. An unbound store rereads its binding first.
+ * Call it from any thread that is not inside a backend function (it takes the store's
+ * locks and calls the backend).
+ */
+int ing_rag_store_apply_change(inngest_rag_store *s, int64_t old_doc, int64_t new_doc,
+                               inngest_error *err);
+
+#endif

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SQLite backend of the RAG store (see backend.h): one file in WAL mode. The only file
+ * of the project that includes sqlite3.h.
+ *
+ * Schema (one file):
+ *   meta(key, value)              schema version, embedder id, dimension
+ *   documents(id, key, source, title, content_hash, bytes, chunks, metadata, updated_at)
+ *   chunks(id, doc_id, position, start, len, text)
+ *   codes(chunk_id, doc_id, scale, codes)   int8 codes, loaded into memory on open
+ *   vectors(chunk_id, f32)                  unit float32 vectors, read to rescore
+ *   chunks_fts(title, text)                 FTS5, rowid = chunk id, BM25
+ *   staged(key, hash, position, f32)        vectors of documents being ingested in steps
+ *
+ * Durability: WAL, so readers never block the writer and a commit is one append (plus an
+ * fsync with synchronous=FULL, the default); a crash leaves the WAL to be replayed on the
+ * next open. Every write is one IMMEDIATE transaction.
+ */
+#include "fmacros.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "rag/backend.h"
+#include "rag/rag_internal.h"
+
+#define SCHEMA_VERSION 1
+/* How long a write waits for another connection's lock before giving up. */
+#define BUSY_TIMEOUT_MS 10000
+/* The largest dimension a store file may claim (what the embedding client accepts). */
+#define MAX_DIM 65536
+
+struct sqlite_backend {
+    struct ing_rag_backend base; /* first member */
+    sqlite3 *db;
+};
+
+static sqlite3 *db_of(struct ing_rag_backend *b) {
+    return ((struct sqlite_backend *)b)->db;
+}
+
+static int db_error(sqlite3 *db, inngest_error *err, const char *what) {
+    return inngest_error_set(err, INNGEST_EIO, "RAG store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, inngest_error *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s", msg ? msg : "error");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return INNGEST_OK;
+}
+
+static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    return st;
+}
+
+/* Ends a transaction: COMMIT when rc is INNGEST_OK, else ROLLBACK. Returns the outcome. */
+static int finish(sqlite3 *db, int rc, inngest_error *err) {
+    if (rc) {
+        exec(db, "ROLLBACK", NULL);
+        return rc;
+    }
+    rc = exec(db, "COMMIT", err);
+    if (rc)
+        exec(db, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* Appends to a malloc'd id array. Returns 0, or -1 when memory runs out. */
+static int push_id(int64_t **ids, size_t *n, size_t *cap, int64_t id) {
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        int64_t *nv = realloc(*ids, nc * sizeof(*nv));
+        if (!nv)
+            return -1;
+        *ids = nv;
+        *cap = nc;
+    }
+    (*ids)[(*n)++] = id;
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static const char *schema_sql =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS documents(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+    " source TEXT NOT NULL, title TEXT NOT NULL, content_hash TEXT NOT NULL,"
+    " bytes INTEGER NOT NULL, chunks INTEGER NOT NULL, metadata TEXT,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS documents_source ON documents(source);"
+    "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL,"
+    " position INTEGER NOT NULL, start INTEGER NOT NULL, len INTEGER NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
+    "CREATE TABLE IF NOT EXISTS codes(chunk_id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL,"
+    " scale REAL NOT NULL, codes BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS vectors(chunk_id INTEGER PRIMARY KEY, f32 BLOB NOT NULL);"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, text,"
+    " tokenize='porter unicode61');"
+    "CREATE TABLE IF NOT EXISTS staged(key TEXT NOT NULL, hash TEXT NOT NULL,"
+    " position INTEGER NOT NULL, f32 BLOB NOT NULL, PRIMARY KEY(key, hash, position))"
+    " WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+
+/* ---- binding and counts ------------------------------------------------------------------ */
+
+static int sq_binding(struct ing_rag_backend *b, char id[ING_RAG_EMBEDDER_ID_MAX], int *dim,
+                      inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    id[0] = '\0';
+    *dim = 0;
+    sqlite3_stmt *st = prep(db, "SELECT key, value FROM meta");
+    if (!st)
+        return db_error(db, err, "reading meta");
+    int schema = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *v = (const char *)sqlite3_column_text(st, 1);
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "schema"))
+            schema = atoi(v);
+        else if (!strcmp(k, "embedder"))
+            snprintf(id, ING_RAG_EMBEDDER_ID_MAX, "%s", v);
+        else if (!strcmp(k, "dim"))
+            *dim = atoi(v);
+    }
+    sqlite3_finalize(st);
+    /* The file is outside input: a dimension beyond what any embedder gives would size
+     * the index from garbage. */
+    if (*dim < 0 || *dim > MAX_DIM)
+        return inngest_error_set(err, INNGEST_EPARSE,
+                                 "RAG store: the dimension %d in its meta table is not valid",
+                                 *dim);
+    if (schema < 1 || schema > SCHEMA_VERSION)
+        return inngest_error_set(err, INNGEST_EMISMATCH,
+                                 "RAG store: schema version %d is not supported (this build "
+                                 "reads %d)",
+                                 schema, SCHEMA_VERSION);
+    return INNGEST_OK;
+}
+
+static int sq_counts(struct ing_rag_backend *b, size_t *documents, size_t *chunks,
+                     inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    *documents = *chunks = 0;
+    sqlite3_stmt *st = prep(db, "SELECT (SELECT count(*) FROM documents),"
+                                " (SELECT count(*) FROM chunks)");
+    int rc = INNGEST_OK;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *documents = (size_t)sqlite3_column_int64(st, 0);
+        *chunks = (size_t)sqlite3_column_int64(st, 1);
+    } else {
+        rc = db_error(db, err, "counting documents");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- writes ------------------------------------------------------------------------------ */
+
+/* Deletes a document's rows; collects its chunk ids into *ids. Caller holds a transaction.
+ * Returns 1 when a document was found, 0 when not, -1 on error. */
+static int delete_rows(sqlite3 *db, const char *key, int64_t **ids, size_t *nids) {
+    *ids = NULL;
+    *nids = 0;
+    sqlite3_stmt *st = prep(db, "SELECT id FROM documents WHERE key = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int64_t doc = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? 0 : -1;
+    st = prep(db, "SELECT id FROM chunks WHERE doc_id = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, doc);
+    size_t cap = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (push_id(ids, nids, &cap, sqlite3_column_int64(st, 0))) {
+            step = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return -1;
+    static const char *const dels[] = {
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+        "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE doc_id = ?1)",
+        "DELETE FROM codes WHERE doc_id = ?1", "DELETE FROM chunks WHERE doc_id = ?1",
+        "DELETE FROM documents WHERE id = ?1"};
+    for (size_t i = 0; i < sizeof(dels) / sizeof(dels[0]); i++) {
+        st = prep(db, dels[i]);
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, doc);
+        step = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (step != SQLITE_DONE)
+            return -1;
+    }
+    return 1;
+}
+
+static int write_binding(sqlite3 *db, const struct ing_rag_put *p, inngest_error *err) {
+    sqlite3_stmt *m = prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES"
+                               " ('embedder', ?1), ('dim', ?2)");
+    int ok = m && sqlite3_bind_text(m, 1, p->embedder_id, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_bind_int(m, 2, p->dim) == SQLITE_OK && sqlite3_step(m) == SQLITE_DONE;
+    sqlite3_finalize(m);
+    return ok ? INNGEST_OK : db_error(db, err, "binding the embedder");
+}
+
+static int insert_document(sqlite3 *db, const struct ing_rag_put *p, int64_t *doc_id,
+                           inngest_error *err) {
+    sqlite3_stmt *d = prep(db, "INSERT INTO documents(key, source, title, content_hash, bytes,"
+                               " chunks, metadata, updated_at) VALUES(?,?,?,?,?,?,?,?)");
+    int ok = d != NULL;
+    ok = ok && sqlite3_bind_text(d, 1, p->key, -1, SQLITE_STATIC) == SQLITE_OK;
+    ok = ok && sqlite3_bind_text(d, 2, p->source, -1, SQLITE_STATIC) == SQLITE_OK;
+    ok = ok && sqlite3_bind_text(d, 3, p->title, -1, SQLITE_STATIC) == SQLITE_OK;
+    ok = ok && sqlite3_bind_text(d, 4, p->hash, -1, SQLITE_STATIC) == SQLITE_OK;
+    ok = ok && sqlite3_bind_int64(d, 5, (sqlite3_int64)p->bytes) == SQLITE_OK;
+    ok = ok && sqlite3_bind_int64(d, 6, (sqlite3_int64)p->count) == SQLITE_OK;
+    ok = ok && (p->metadata ? sqlite3_bind_text(d, 7, p->metadata, -1, SQLITE_STATIC)
+                            : sqlite3_bind_null(d, 7)) == SQLITE_OK;
+    ok = ok && sqlite3_bind_int64(d, 8, (sqlite3_int64)time(NULL)) == SQLITE_OK;
+    ok = ok && sqlite3_step(d) == SQLITE_DONE;
+    sqlite3_finalize(d);
+    if (!ok)
+        return db_error(db, err, "inserting the document");
+    *doc_id = sqlite3_last_insert_rowid(db);
+    return INNGEST_OK;
+}
+
+static int insert_chunks(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_id,
+                         int64_t *chunk_ids, inngest_error *err) {
+    sqlite3_stmt *ins_chunk = prep(db, "INSERT INTO chunks(doc_id, position, start, len, text)"
+                                       " VALUES(?,?,?,?,?)");
+    sqlite3_stmt *ins_code =
+        prep(db, "INSERT INTO codes(chunk_id, doc_id, scale, codes) VALUES(?,?,?,?)");
+    sqlite3_stmt *ins_vec = prep(db, "INSERT INTO vectors(chunk_id, f32) VALUES(?,?)");
+    sqlite3_stmt *ins_fts = prep(db, "INSERT INTO chunks_fts(rowid, title, text) VALUES(?,?,?)");
+    int rc = INNGEST_OK;
+    if (!ins_chunk || !ins_code || !ins_vec || !ins_fts)
+        rc = db_error(db, err, "preparing inserts");
+    int f32_bytes = (int)((size_t)p->dim * sizeof(float));
+    for (size_t i = 0; !rc && i < p->count; i++) {
+        const struct ing_rag_put_chunk *c = &p->chunks[i];
+        int ok = sqlite3_bind_int64(ins_chunk, 1, doc_id) == SQLITE_OK &&
+                 sqlite3_bind_int64(ins_chunk, 2, (sqlite3_int64)i) == SQLITE_OK &&
+                 sqlite3_bind_int64(ins_chunk, 3, (sqlite3_int64)c->start) == SQLITE_OK &&
+                 sqlite3_bind_int64(ins_chunk, 4, (sqlite3_int64)c->len) == SQLITE_OK &&
+                 sqlite3_bind_text(ins_chunk, 5, c->text, (int)c->text_len, SQLITE_STATIC) ==
+                     SQLITE_OK &&
+                 sqlite3_step(ins_chunk) == SQLITE_DONE;
+        sqlite3_reset(ins_chunk);
+        int64_t cid = sqlite3_last_insert_rowid(db);
+        chunk_ids[i] = cid;
+        ok = ok && sqlite3_bind_int64(ins_code, 1, cid) == SQLITE_OK &&
+             sqlite3_bind_int64(ins_code, 2, doc_id) == SQLITE_OK &&
+             sqlite3_bind_double(ins_code, 3, c->scale) == SQLITE_OK &&
+             sqlite3_bind_blob(ins_code, 4, c->codes, (int)p->stride, SQLITE_STATIC) ==
+                 SQLITE_OK &&
+             sqlite3_step(ins_code) == SQLITE_DONE;
+        sqlite3_reset(ins_code);
+        ok = ok && sqlite3_bind_int64(ins_vec, 1, cid) == SQLITE_OK &&
+             sqlite3_bind_blob(ins_vec, 2, c->f32, f32_bytes, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(ins_vec) == SQLITE_DONE;
+        sqlite3_reset(ins_vec);
+        ok = ok && sqlite3_bind_int64(ins_fts, 1, cid) == SQLITE_OK &&
+             sqlite3_bind_text(ins_fts, 2, p->title, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_bind_text(ins_fts, 3, c->text, (int)c->text_len, SQLITE_STATIC) ==
+                 SQLITE_OK &&
+             sqlite3_step(ins_fts) == SQLITE_DONE;
+        sqlite3_reset(ins_fts);
+        if (!ok)
+            rc = db_error(db, err, "inserting chunks");
+    }
+    sqlite3_finalize(ins_chunk);
+    sqlite3_finalize(ins_code);
+    sqlite3_finalize(ins_vec);
+    sqlite3_finalize(ins_fts);
+    return rc;
+}
+
+static int clear_staged(sqlite3 *db, const char *key, inngest_error *err) {
+    sqlite3_stmt *d = prep(db, "DELETE FROM staged WHERE key = ?");
+    int ok = d && sqlite3_bind_text(d, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+             sqlite3_step(d) == SQLITE_DONE;
+    sqlite3_finalize(d);
+    return ok ? INNGEST_OK : db_error(db, err, "clearing staged vectors");
+}
+
+/* Whether the stored document `key` has content hash `hash`: 1 yes, 0 no, -1 error. */
+static int has_hash(sqlite3 *db, const char *key, const char *hash) {
+    sqlite3_stmt *st = prep(db, "SELECT content_hash FROM documents WHERE key = ?");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    int same = step == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               !strcmp((const char *)sqlite3_column_text(st, 0), hash);
+    sqlite3_finalize(st);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? same : -1;
+}
+
+static int sq_put(struct ing_rag_backend *b, const struct ing_rag_put *p,
+                  struct ing_rag_put_result *r, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    int rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    if (p->unless_hash) {
+        int same = has_hash(db, p->key, p->unless_hash);
+        if (same < 0)
+            return finish(db, db_error(db, err, "reading the document"), err);
+        if (same) {
+            r->unchanged = 1;
+            return finish(db, INNGEST_OK, err);
+        }
+    }
+    if (p->bind)
+        rc = write_binding(db, p, err);
+    if (!rc) {
+        int found = delete_rows(db, p->key, &r->old_ids, &r->nold);
+        if (found < 0)
+            rc = db_error(db, err, "replacing the document");
+        r->replaced = found > 0;
+    }
+    if (!rc)
+        rc = insert_document(db, p, &r->doc_id, err);
+    if (!rc)
+        rc = insert_chunks(db, p, r->doc_id, r->chunk_ids, err);
+    if (!rc)
+        rc = clear_staged(db, p->key, err);
+    return finish(db, rc, err);
+}
+
+static int sq_remove(struct ing_rag_backend *b, const char *key, int64_t **ids, size_t *n,
+                     inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    int rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    int found = delete_rows(db, key, ids, n);
+    if (found < 0)
+        rc = db_error(db, err, "deleting the document");
+    else if (!found)
+        rc = inngest_error_set(err, INNGEST_ENOTFOUND, "no document with key \"%s\"", key);
+    return finish(db, rc, err);
+}
+
+/* ---- lookups ----------------------------------------------------------------------------- */
+
+static int sq_doc_hash(struct ing_rag_backend *b, const char *key, char out[17],
+                       inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st = prep(db, "SELECT content_hash FROM documents WHERE key = ?");
+    if (!st)
+        return db_error(db, err, "reading a document hash");
+    int rc = INNGEST_ENOTFOUND;
+    if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        snprintf(out, 17, "%s", h ? h : "");
+        rc = INNGEST_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_list(struct ing_rag_backend *b, json_t **out, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    json_t *arr = json_array();
+    sqlite3_stmt *st = prep(db, "SELECT key, source, title, chunks, bytes, content_hash,"
+                                " updated_at, metadata FROM documents ORDER BY key");
+    int step = SQLITE_ERROR;
+    while (st && arr && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *meta = (const char *)sqlite3_column_text(st, 7);
+        json_t *m = meta ? json_loads(meta, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o}", "key",
+                              (const char *)sqlite3_column_text(st, 0), "source",
+                              (const char *)sqlite3_column_text(st, 1), "title",
+                              (const char *)sqlite3_column_text(st, 2), "chunks",
+                              (json_int_t)sqlite3_column_int64(st, 3), "bytes",
+                              (json_int_t)sqlite3_column_int64(st, 4), "hash",
+                              (const char *)sqlite3_column_text(st, 5), "updatedAt",
+                              (json_int_t)sqlite3_column_int64(st, 6), "metadata",
+                              m ? m : json_null());
+        if (!o || json_array_append_new(arr, o)) {
+            step = SQLITE_NOMEM;
+            break;
+        }
+    }
+    int rc = INNGEST_OK;
+    if (step != SQLITE_DONE) {
+        rc = db_error(db, err, "listing documents");
+        json_decref(arr);
+        arr = NULL;
+    }
+    sqlite3_finalize(st);
+    *out = arr;
+    return rc;
+}
+
+/* ---- staging ----------------------------------------------------------------------------- */
+
+static int sq_stage(struct ing_rag_backend *b, const char *key, const char *hash, size_t first,
+                    size_t count, const float *vectors, int dim, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    int rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = prep(db, "INSERT OR REPLACE INTO staged(key, hash, position, f32)"
+                                " VALUES(?,?,?,?)");
+    for (size_t i = 0; st && i < count && !rc; i++) {
+        int ok = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+                 sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC) == SQLITE_OK &&
+                 sqlite3_bind_int64(st, 3, (sqlite3_int64)(first + i)) == SQLITE_OK &&
+                 sqlite3_bind_blob(st, 4, vectors + i * (size_t)dim,
+                                   (int)(dim * sizeof(float)), SQLITE_STATIC) == SQLITE_OK &&
+                 sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+        if (!ok)
+            rc = db_error(db, err, "staging vectors");
+    }
+    if (!st)
+        rc = db_error(db, err, "staging vectors");
+    sqlite3_finalize(st);
+    return finish(db, rc, err);
+}
+
+static int sq_load_staged(struct ing_rag_backend *b, const char *key, const char *hash,
+                          size_t first, size_t count, int dim, float *out, unsigned char *have,
+                          inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st = prep(db, "SELECT position, f32 FROM staged WHERE key = ? AND hash = ?"
+                                " AND position >= ? AND position < ?");
+    int rc = INNGEST_OK, step = SQLITE_ERROR;
+    if (st) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)first);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(first + count));
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            size_t pos = (size_t)sqlite3_column_int64(st, 0) - first;
+            if (sqlite3_column_bytes(st, 1) != (int)(dim * sizeof(float)))
+                continue; /* another dimension: embed again */
+            memcpy(out + pos * (size_t)dim, sqlite3_column_blob(st, 1), dim * sizeof(float));
+            have[pos] = 1;
+        }
+    }
+    if (step != SQLITE_DONE)
+        rc = db_error(db, err, "reading staged vectors");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- retrieval --------------------------------------------------------------------------- */
+
+static int sq_filter(struct ing_rag_backend *b, const char *const *sources, size_t n,
+                     int64_t **docs, size_t *ndocs, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    *docs = NULL;
+    *ndocs = 0;
+    sqlite3_stmt *st = prep(db, "SELECT id FROM documents WHERE key = ?1 OR source = ?1");
+    if (!st)
+        return db_error(db, err, "filtering sources");
+    size_t cap = 0;
+    int rc = INNGEST_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!sources[i])
+            continue;
+        sqlite3_bind_text(st, 1, sources[i], -1, SQLITE_STATIC);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (push_id(docs, ndocs, &cap, sqlite3_column_int64(st, 0))) {
+                rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+                break;
+            }
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* FTS5 BM25 with the title weighing double; the score is -bm25 (higher is better). */
+static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want,
+                      const int64_t *docs, size_t ndocs, struct ing_rag_scored *out,
+                      size_t *nout, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    *nout = 0;
+    char *match = ing_fts_query(text ? text : "");
+    if (!match)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    if (!*match) {
+        free(match);
+        return INNGEST_OK;
+    }
+    /* With a filter, ask for more rows and drop the others; a filter is a short list of
+     * documents, so widen generously. */
+    size_t limit = docs ? want * 20 + 200 : want;
+    sqlite3_stmt *st = prep(db, "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0), c.doc_id"
+                                " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
+                                " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0)"
+                                " LIMIT ?");
+    if (!st) {
+        free(match);
+        return db_error(db, err, "keyword search");
+    }
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    int step;
+    size_t n = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && n < want) {
+        int64_t doc = sqlite3_column_int64(st, 2);
+        if (docs && !bsearch(&doc, docs, ndocs, sizeof(*docs), cmp_i64))
+            continue;
+        out[n++] =
+            (struct ing_rag_scored){sqlite3_column_int64(st, 0), -sqlite3_column_double(st, 1)};
+    }
+    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? INNGEST_OK
+                                                       : db_error(db, err, "keyword search");
+    sqlite3_finalize(st);
+    free(match);
+    *nout = n;
+    return rc;
+}
+
+static int sq_count_vectors(struct ing_rag_backend *b, size_t *n, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *cnt = prep(db, "SELECT count(*) FROM codes");
+    if (!cnt)
+        return db_error(db, err, "counting vectors");
+    *n = sqlite3_step(cnt) == SQLITE_ROW ? (size_t)sqlite3_column_int64(cnt, 0) : 0;
+    sqlite3_finalize(cnt);
+    return INNGEST_OK;
+}
+
+static int sq_load_codes(struct ing_rag_backend *b, int64_t doc_id, size_t stride,
+                         ing_rag_codes_fn fn, void *user, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st =
+        prep(db, doc_id ? "SELECT chunk_id, doc_id, scale, codes FROM codes WHERE doc_id = ?"
+                        : "SELECT chunk_id, doc_id, scale, codes FROM codes");
+    if (!st)
+        return db_error(db, err, "loading vectors");
+    if (doc_id)
+        sqlite3_bind_int64(st, 1, doc_id);
+    int rc = INNGEST_OK, step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *codes = sqlite3_column_blob(st, 3);
+        if ((size_t)sqlite3_column_bytes(st, 3) != stride || !codes) {
+            rc = inngest_error_set(err, INNGEST_EPARSE, "RAG store: chunk %lld has bad codes",
+                                   (long long)sqlite3_column_int64(st, 0));
+            break;
+        }
+        rc = fn(user, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), codes,
+                (float)sqlite3_column_double(st, 2));
+        if (rc)
+            break;
+    }
+    if (rc == INNGEST_OK && step != SQLITE_DONE)
+        rc = db_error(db, err, "loading vectors");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_load_vectors(struct ing_rag_backend *b, const int64_t *ids, size_t n, int dim,
+                           float *out, unsigned char *have, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st = prep(db, "SELECT f32 FROM vectors WHERE chunk_id = ?");
+    if (!st)
+        return db_error(db, err, "rescoring");
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        if (sqlite3_step(st) == SQLITE_ROW &&
+            sqlite3_column_bytes(st, 0) == (int)(dim * sizeof(float))) {
+            memcpy(out + i * (size_t)dim, sqlite3_column_blob(st, 0), dim * sizeof(float));
+            have[i] = 1;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return INNGEST_OK;
+}
+
+static char *dup_column(sqlite3_stmt *st, int i) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? strdup(t) : NULL;
+}
+
+static int sq_read_chunk(struct ing_rag_backend *b, int64_t id, inngest_rag_hit *h,
+                         inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st = prep(db, "SELECT c.position, c.text, d.key, d.source, d.title"
+                                " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                                " WHERE c.id = ?");
+    if (!st)
+        return db_error(db, err, "reading results");
+    sqlite3_bind_int64(st, 1, id);
+    int rc = INNGEST_ENOTFOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        h->position = sqlite3_column_int(st, 0);
+        h->text = dup_column(st, 1);
+        h->doc_key = dup_column(st, 2);
+        h->source = dup_column(st, 3);
+        h->title = dup_column(st, 4);
+        rc = h->text && h->doc_key && h->source && h->title
+                 ? INNGEST_OK
+                 : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- open and close ---------------------------------------------------------------------- */
+
+static void sq_close(struct ing_rag_backend *b) {
+    if (!b)
+        return;
+    struct sqlite_backend *sb = (struct sqlite_backend *)b;
+    if (sb->db)
+        sqlite3_close(sb->db);
+    free(sb);
+}
+
+static const struct ing_rag_backend_ops sqlite_ops = {
+    .name = "sqlite",
+    .binding = sq_binding,
+    .counts = sq_counts,
+    .put = sq_put,
+    .remove = sq_remove,
+    .doc_hash = sq_doc_hash,
+    .list = sq_list,
+    .stage = sq_stage,
+    .load_staged = sq_load_staged,
+    .filter = sq_filter,
+    .keyword = sq_keyword,
+    .count_vectors = sq_count_vectors,
+    .load_codes = sq_load_codes,
+    .load_vectors = sq_load_vectors,
+    .read_chunk = sq_read_chunk,
+    .close = sq_close,
+};
+
+int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend **out,
+                        inngest_error *err) {
+    *out = NULL;
+    struct sqlite_backend *sb = calloc(1, sizeof(*sb));
+    if (!sb)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    sb->base.ops = &sqlite_ops;
+    if (sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: cannot open %s: %s", path,
+                                   sb->db ? sqlite3_errmsg(sb->db) : "out of memory");
+        sq_close(&sb->base);
+        return rc;
+    }
+    sqlite3 *db = sb->db;
+    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_stmt *st = prep(db, "PRAGMA journal_mode=WAL");
+    int wal = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+              !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    if (!wal) {
+        int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s cannot use WAL mode: %s",
+                                   path, sqlite3_errmsg(db));
+        sq_close(&sb->base);
+        return rc;
+    }
+    int rc = exec(db, fast_sync ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
+    if (!rc)
+        rc = exec(db, "BEGIN IMMEDIATE", err);
+    if (!rc)
+        rc = finish(db, exec(db, schema_sql, err), err);
+    if (rc) {
+        sq_close(&sb->base);
+        return rc;
+    }
+    *out = &sb->base;
+    return INNGEST_OK;
+}
