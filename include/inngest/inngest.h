@@ -5,6 +5,7 @@
 
 #include "inngest/version.h"
 #include "inngest/export.h"
+#include "inngest/alloc.h"
 #include "inngest/error.h"
 #include "inngest/http.h"
 #include "inngest/function.h"

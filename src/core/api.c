@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/alloc.h"
 #include "core/app.h"
 #include "core/sig.h"
 #include "inngest/version.h"
@@ -27,6 +28,14 @@ static size_t sdk_headers(const inngest_app *app, inngest_header *h) {
     return n;
 }
 
+/* One outbound request through the app's transport. */
+static int transport_send(inngest_app *app, const inngest_http_request *req,
+                          inngest_http_response *res, inngest_error *err) {
+    if (!app->transport)
+        return inngest_error_set(err, INNGEST_ECONFIG, "the app has no outbound transport");
+    return app->transport->send(app->transport, req, res, err);
+}
+
 int ing_api_call(inngest_app *app, const char *method, const char *url, const char *body,
                  size_t len, const inngest_header *extra, size_t nextra,
                  inngest_http_response *res, inngest_error *err) {
@@ -39,12 +48,12 @@ int ing_api_call(inngest_app *app, const char *method, const char *url, const ch
         h[n++] = extra[i];
     inngest_http_request req = {.method = method, .url = url, .headers = h, .header_count = n,
                                 .body = body, .body_len = len, .timeout_ms = 30000};
-    int rc = app->transport->send(app->transport, &req, res, err);
+    int rc = transport_send(app, &req, res, err);
     if (rc == INNGEST_OK && (res->status == 401 || res->status == 403) &&
         app->bearer_fallback[0]) {
         h[auth_at].value = app->bearer_fallback;
         inngest_http_response_cleanup(res);
-        rc = app->transport->send(app->transport, &req, res, err);
+        rc = transport_send(app, &req, res, err);
     }
     return rc;
 }
@@ -138,7 +147,7 @@ int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
     json_t *arr = prepare_events(app, events, err);
     if (!arr)
         return err ? err->code : INNGEST_EINVAL;
-    char *body = json_dumps(arr, JSON_COMPACT);
+    char *body = ing_json_dumps(arr, JSON_COMPACT, NULL);
     json_decref(arr);
     if (!body)
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
@@ -148,7 +157,7 @@ int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
     unsigned char rnd[10];
     char b64[24], seed[64], url[1024];
     if (ing_random_bytes(rnd, sizeof(rnd)) != INNGEST_OK) {
-        free(body);
+        ing_free(body);
         return inngest_error_set(err, INNGEST_EINTERNAL, "no random bytes available");
     }
     base64(rnd, sizeof(rnd), b64);
@@ -166,7 +175,7 @@ int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
             struct timespec ts = {0, (100L << (attempt - 1)) * 1000000L};
             nanosleep(&ts, NULL);
         }
-        rc = app->transport->send(app->transport, &req, &res, err);
+        rc = transport_send(app, &req, &res, err);
         if (rc == INNGEST_OK && res.status >= 200 && res.status < 300) {
             json_t *j = json_loadb(res.body, res.body_len, 0, NULL);
             json_t *ids = json_object_get(j, "ids");
@@ -191,7 +200,7 @@ int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
         }
         inngest_http_response_cleanup(&res);
     }
-    free(body);
+    ing_free(body);
     return rc;
 }
 

@@ -2,6 +2,7 @@
 /* The app: lifecycle, registry and read-only accessors. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/app.h"
 
 #include <stdlib.h>
@@ -10,7 +11,6 @@
 
 #include "core/function.h"
 #include "core/sig.h"
-#include "net/net.h"
 
 static int64_t system_now_ms(void *user) {
     (void)user;
@@ -35,14 +35,15 @@ static int hash_key(const char *key, char *bearer, size_t blen, char short_hash[
     return INNGEST_OK;
 }
 
-inngest_app *inngest_app_create(const inngest_app_opts *opts, inngest_error *err) {
-    inngest_app *app = calloc(1, sizeof(*app));
+inngest_app *ing_app_create(const inngest_app_opts *opts, ing_transport_factory default_transport,
+                           inngest_error *err) {
+    inngest_app *app = ing_calloc(1, sizeof(*app));
     if (!app) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
         return NULL;
     }
     if (ing_config_load(&app->cfg, opts, err) != INNGEST_OK) {
-        free(app);
+        ing_free(app);
         return NULL;
     }
     if (hash_key(app->cfg.signing_key, app->bearer, sizeof(app->bearer),
@@ -59,8 +60,8 @@ inngest_app *inngest_app_create(const inngest_app_opts *opts, inngest_error *err
     app->now_user = opts ? opts->now_user : NULL;
     if (opts && opts->transport) {
         app->transport = opts->transport;
-    } else {
-        app->transport = inngest_transport_curl_create(err);
+    } else if (default_transport) {
+        app->transport = default_transport(err);
         app->owns_transport = 1;
         if (!app->transport) {
             inngest_app_destroy(app);
@@ -75,21 +76,21 @@ void inngest_app_destroy(inngest_app *app) {
         return;
     for (size_t i = 0; i < app->nfns; i++)
         inngest_function_destroy(app->fns[i]);
-    free(app->fns);
+    ing_free(app->fns);
     for (size_t i = 0; i < app->nentries; i++)
-        free(app->entries[i].slug);
-    free(app->entries);
+        ing_free(app->entries[i].slug);
+    ing_free(app->entries);
     if (app->owns_transport)
         inngest_transport_destroy(app->transport);
     ing_config_cleanup(&app->cfg);
-    free(app);
+    ing_free(app);
 }
 
 static int add_entry(inngest_app *app, inngest_function *fn, int failure) {
     char *slug = ing_function_slug(app->cfg.app_id, fn->id, failure);
-    struct ing_fn_entry *e = realloc(app->entries, (app->nentries + 1) * sizeof(*e));
+    struct ing_fn_entry *e = ing_realloc(app->entries, (app->nentries + 1) * sizeof(*e));
     if (!slug || !e) {
-        free(slug);
+        ing_free(slug);
         if (e)
             app->entries = e;
         return INNGEST_ENOMEM;
@@ -117,7 +118,7 @@ int inngest_app_add_function(inngest_app *app, inngest_function *fn) {
     }
     if (app->nfns == app->fns_cap) {
         size_t cap = app->fns_cap ? app->fns_cap * 2 : 16;
-        inngest_function **f = realloc(app->fns, cap * sizeof(*f));
+        inngest_function **f = ing_realloc(app->fns, cap * sizeof(*f));
         if (!f) {
             inngest_function_destroy(fn);
             return INNGEST_ENOMEM;
@@ -197,14 +198,4 @@ json_t *inngest_app_function_configs(const inngest_app *app, const char *app_url
 void inngest_app_set_observer(inngest_app *app, inngest_observer_fn fn, void *user) {
     app->observer = fn;
     app->observer_user = user;
-}
-
-int inngest_global_init(void) {
-    int rc = ing_curl_global_init();
-    return rc ? rc : ing_civetweb_global_init();
-}
-
-void inngest_global_cleanup(void) {
-    ing_civetweb_global_cleanup();
-    ing_curl_global_cleanup();
 }

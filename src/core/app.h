@@ -40,6 +40,16 @@ struct inngest_app {
     char event_key_hash[65];
 };
 
+/* Makes an outbound transport; the app owns and destroys what it returns. */
+typedef inngest_transport *(*ing_transport_factory)(inngest_error *err);
+
+/* inngest_app_create() without a built-in transport: when opts->transport is NULL the app
+ * owns `default_transport(err)`, or has no transport at all when that is NULL too (then
+ * every outbound call fails with INNGEST_ECONFIG). The core calls no adapter itself;
+ * src/net/sdk.c passes the libcurl transport. */
+inngest_app *ing_app_create(const inngest_app_opts *opts, ing_transport_factory default_transport,
+                            inngest_error *err);
+
 int64_t ing_app_now_ms(const inngest_app *app);
 
 /* Finds a served config by composite id; NULL when unknown. The app must be frozen. */

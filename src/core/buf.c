@@ -2,6 +2,7 @@
 /* Growable byte buffer. Standard library only. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/buf.h"
 
 #include <stdio.h>
@@ -18,7 +19,7 @@ void ing_buf_init(struct ing_buf *b, size_t max) {
 }
 
 void ing_buf_cleanup(struct ing_buf *b) {
-    free(b->data);
+    ing_free(b->data);
     ing_buf_init(b, b->max);
 }
 
@@ -33,7 +34,7 @@ int ing_buf_reserve(struct ing_buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > (size_t)-1 / 2 ? need : cap * 2;
-    char *p = realloc(b->data, cap);
+    char *p = ing_realloc(b->data, cap);
     if (!p)
         return INNGEST_ENOMEM;
     b->data = p;

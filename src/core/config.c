@@ -2,6 +2,7 @@
 /* Configuration from options and environment variables. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/config.h"
 
 #include <ctype.h>
@@ -21,7 +22,7 @@ static char *dup_trim(const char *s) {
     size_t n = strlen(s);
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
-    return strndup(s, n);
+    return ing_strndup(s, n);
 }
 
 int ing_parse_bool(const char *s) {
@@ -33,7 +34,7 @@ int ing_parse_bool(const char *s) {
         r = 1;
     else if (!strcasecmp(t, "false") || !strcmp(t, "0"))
         r = 0;
-    free(t);
+    ing_free(t);
     return r;
 }
 
@@ -46,17 +47,17 @@ static char *normalize_url(const char *in) {
     char *u = t;
     if (!strstr(t, "://")) {
         size_t n = strlen(t) + 8;
-        u = malloc(n);
+        u = ing_malloc(n);
         if (u)
             snprintf(u, n, "http://%s", t);
-        free(t);
+        ing_free(t);
         if (!u)
             return NULL;
     }
     const char *host = strstr(u, "://") + 3;
     int scheme_ok = !strncmp(u, "http://", 7) || !strncmp(u, "https://", 8);
     if (!scheme_ok || !*host || *host == '/' || strpbrk(u, " \t\r\n")) {
-        free(u);
+        ing_free(u);
         return NULL;
     }
     size_t n = strlen(u);
@@ -66,16 +67,16 @@ static char *normalize_url(const char *in) {
 }
 
 void ing_config_cleanup(struct ing_config *c) {
-    free(c->app_id);
-    free(c->signing_key);
-    free(c->signing_key_fallback);
-    free(c->event_key);
-    free(c->env);
-    free(c->api_base_url);
-    free(c->event_api_base_url);
-    free(c->serve_origin);
-    free(c->serve_path);
-    free(c->framework);
+    ing_free(c->app_id);
+    ing_free(c->signing_key);
+    ing_free(c->signing_key_fallback);
+    ing_free(c->event_key);
+    ing_free(c->env);
+    ing_free(c->api_base_url);
+    ing_free(c->event_api_base_url);
+    ing_free(c->serve_origin);
+    ing_free(c->serve_path);
+    ing_free(c->framework);
     memset(c, 0, sizeof(*c));
 }
 
@@ -142,7 +143,7 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
         (rc = pick_url(o, o->api_base_url, "INNGEST_API_BASE_URL", &api, err)) ||
         (rc = pick_url(o, o->event_api_base_url, "INNGEST_EVENT_API_BASE_URL", &evapi, err)))
         goto fail;
-    if (!c->app_id && !(c->app_id = strdup(ING_DEFAULT_APP_ID))) {
+    if (!c->app_id && !(c->app_id = ing_strdup(ING_DEFAULT_APP_ID))) {
         rc = INNGEST_ENOMEM;
         goto fail;
     }
@@ -155,9 +156,9 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
      * the default of the mode. */
     const char *dflt_api = c->dev ? ING_DEFAULT_DEV_URL : ING_DEFAULT_API_URL;
     const char *dflt_ev = c->dev ? ING_DEFAULT_DEV_URL : ING_DEFAULT_EVENT_API_URL;
-    c->api_base_url = strdup(api ? api : base ? base : dev_url ? dev_url : dflt_api);
-    c->event_api_base_url = strdup(evapi ? evapi : base ? base : dev_url ? dev_url : dflt_ev);
-    c->framework = strdup(o->framework ? o->framework : "civetweb");
+    c->api_base_url = ing_strdup(api ? api : base ? base : dev_url ? dev_url : dflt_api);
+    c->event_api_base_url = ing_strdup(evapi ? evapi : base ? base : dev_url ? dev_url : dflt_ev);
+    c->framework = ing_strdup(o->framework ? o->framework : "civetweb");
     if (!c->api_base_url || !c->event_api_base_url || !c->framework) {
         rc = INNGEST_ENOMEM;
         goto fail;
@@ -176,19 +177,19 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
         c->allow_in_band_sync = b;
     }
     c->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : ING_DEFAULT_MAX_BODY;
-    free(dev_url);
-    free(base);
-    free(api);
-    free(evapi);
+    ing_free(dev_url);
+    ing_free(base);
+    ing_free(api);
+    ing_free(evapi);
     return INNGEST_OK;
 
 fail:
     if (rc == INNGEST_ENOMEM)
         inngest_error_set(err, rc, "out of memory");
-    free(dev_url);
-    free(base);
-    free(api);
-    free(evapi);
+    ing_free(dev_url);
+    ing_free(base);
+    ing_free(api);
+    ing_free(evapi);
     ing_config_cleanup(c);
     return rc;
 }

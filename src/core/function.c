@@ -2,6 +2,7 @@
 /* Function definitions: builders and the register payload. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/function.h"
 
 #include <stdio.h>
@@ -16,11 +17,11 @@ inngest_function *inngest_function_create(const char *id, inngest_handler_fn han
         inngest_error_set(err, INNGEST_EINVAL, "a function needs an id and a handler");
         return NULL;
     }
-    inngest_function *fn = calloc(1, sizeof(*fn));
+    inngest_function *fn = ing_calloc(1, sizeof(*fn));
     if (!fn)
         goto oom;
-    fn->id = strdup(id);
-    fn->name = strdup(id);
+    fn->id = ing_strdup(id);
+    fn->name = ing_strdup(id);
     fn->triggers = json_array();
     fn->concurrency = json_array();
     fn->cancel = json_array();
@@ -40,13 +41,13 @@ oom:
 void inngest_function_destroy(inngest_function *fn) {
     if (!fn)
         return;
-    free(fn->id);
-    free(fn->name);
+    ing_free(fn->id);
+    ing_free(fn->name);
     json_decref(fn->triggers);
     json_decref(fn->concurrency);
     json_decref(fn->cancel);
     json_decref(fn->options);
-    free(fn);
+    ing_free(fn);
 }
 
 const char *inngest_function_id(const inngest_function *fn) {
@@ -56,10 +57,10 @@ const char *inngest_function_id(const inngest_function *fn) {
 int inngest_function_set_name(inngest_function *fn, const char *name) {
     if (!name || !*name)
         return INNGEST_EINVAL;
-    char *n = strdup(name);
+    char *n = ing_strdup(name);
     if (!n)
         return INNGEST_ENOMEM;
-    free(fn->name);
+    ing_free(fn->name);
     fn->name = n;
     return INNGEST_OK;
 }
@@ -234,7 +235,7 @@ int inngest_function_set_on_failure(inngest_function *fn, inngest_handler_fn on_
 
 char *ing_function_slug(const char *app_id, const char *id, int failure) {
     size_t n = strlen(app_id) + strlen(id) + 10;
-    char *s = malloc(n);
+    char *s = ing_malloc(n);
     if (s)
         snprintf(s, n, "%s-%s%s", app_id, id, failure ? "-failure" : "");
     return s;
@@ -246,16 +247,16 @@ static json_t *step_map(const char *app_url, const char *slug, int retries) {
     if (!enc)
         return NULL;
     size_t n = strlen(app_url) + strlen(enc) + 32;
-    char *url = malloc(n);
+    char *url = ing_malloc(n);
     if (!url) {
-        free(enc);
+        ing_free(enc);
         return NULL;
     }
     snprintf(url, n, "%s%cfnId=%s&stepId=step", app_url, strchr(app_url, '?') ? '&' : '?', enc);
-    free(enc);
+    ing_free(enc);
     json_t *step = json_pack("{s:s,s:s,s:{s:s,s:s}}", "id", "step", "name", "step", "runtime",
                              "type", "http", "url", url);
-    free(url);
+    ing_free(url);
     if (step && retries >= 0 &&
         json_object_set_new(step, "retries", json_pack("{s:i}", "attempts", retries))) {
         json_decref(step);
@@ -292,7 +293,7 @@ int ing_function_append_configs(const inngest_function *fn, const char *app_id,
     if (fn->on_failure) {
         char *fslug = ing_function_slug(app_id, fn->id, 1);
         size_t n = strlen(fn->name) + 16, en = strlen(slug) + 48;
-        char *fname = malloc(n), *expr = malloc(en);
+        char *fname = ing_malloc(n), *expr = ing_malloc(en);
         if (fslug && fname && expr) {
             snprintf(fname, n, "%s (failure)", fn->name);
             snprintf(expr, en, "event.data.function_id == '%s'", slug);
@@ -300,15 +301,15 @@ int ing_function_append_configs(const inngest_function *fn, const char *app_id,
                              "triggers", "event", "inngest/function.failed", "expression", expr,
                              "steps", step_map(app_url, fslug, 1));
         }
-        free(fslug);
-        free(fname);
-        free(expr);
+        ing_free(fslug);
+        ing_free(fname);
+        ing_free(expr);
         if (!fail || json_array_append(out, fail))
             goto done;
     }
     rc = INNGEST_OK;
 done:
-    free(slug);
+    ing_free(slug);
     json_decref(cfg);
     json_decref(fail);
     return rc;

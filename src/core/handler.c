@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/alloc.h"
 #include "core/app.h"
 #include "core/function.h"
 #include "core/http.h"
@@ -65,13 +66,14 @@ static int respond(struct request_state *st, int status, json_t *body) {
     res->status = status;
     int rc = INNGEST_OK;
     if (body) {
-        char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t len;
+        char *text = ing_json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY, &len);
         json_decref(body);
         if (!text)
             return INNGEST_ENOMEM;
-        free(res->body);
+        ing_free(res->body);
         res->body = text;
-        res->body_len = strlen(text);
+        res->body_len = len;
     } else {
         rc = inngest_http_response_set_body(res, "", 0);
     }
@@ -124,7 +126,7 @@ static int verify(struct request_state *st, char *why, size_t why_len) {
                                sizeof(why2)) == INNGEST_OK)
                 rc = INNGEST_OK;
         }
-        free(canon);
+        ing_free(canon);
     }
     if (rc == INNGEST_OK)
         st->signing_key = keys[which];
@@ -244,7 +246,7 @@ static char *app_url_from_request(struct request_state *st, const char *path) {
             return NULL;
     const char *p = c->serve_path ? c->serve_path : path;
     size_t n = strlen(origin) + strlen(p) + 1;
-    char *url = malloc(n);
+    char *url = ing_malloc(n);
     if (url)
         snprintf(url, n, "%s%s", origin, p);
     return url;
@@ -263,7 +265,7 @@ static char *override_url(const struct ing_config *c, const char *url) {
         olen = strlen(c->serve_origin);
     const char *p = c->serve_path ? c->serve_path : path;
     size_t plen = c->serve_path ? strlen(c->serve_path) : strcspn(path, "?");
-    char *out = malloc(olen + plen + 1);
+    char *out = ing_malloc(olen + plen + 1);
     if (out)
         snprintf(out, olen + plen + 1, "%.*s%.*s", (int)olen, origin, (int)plen, p);
     return out;
@@ -302,7 +304,7 @@ static int sync_in_band(struct request_state *st) {
         introspection(st->app, c->dev ? -1 : 1), "sdk_author", "inngest-c", "sdk_language",
         INNGEST_SDK_LANGUAGE, "sdk_version", INNGEST_VERSION, "sdk",
         INNGEST_SDK_LANGUAGE ":v" INNGEST_VERSION, "url", app_url);
-    free(app_url);
+    ing_free(app_url);
     int rc = inngest_http_response_set_header(st->res, "X-Inngest-Sync-Kind", "in_band");
     return rc ? rc : respond(st, out ? 200 : 500, out);
 }
@@ -325,11 +327,11 @@ static int sync_out_of_band(struct request_state *st, const char *path) {
     char *enc = has_deploy ? ing_url_encode(deploy_id) : NULL;
     snprintf(reg_url, sizeof(reg_url), "%s/fn/register%s%s", app->cfg.api_base_url,
              enc ? "?deployId=" : "", enc ? enc : "");
-    free(enc);
+    ing_free(enc);
 
     json_t *payload = register_payload(app, app_url);
-    free(app_url);
-    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    ing_free(app_url);
+    char *body = payload ? ing_json_dumps(payload, JSON_COMPACT, NULL) : NULL;
     json_decref(payload);
     if (!body)
         return INNGEST_ENOMEM;
@@ -345,7 +347,7 @@ static int sync_out_of_band(struct request_state *st, const char *path) {
     inngest_error err;
     inngest_error_clear(&err);
     rc = ing_api_call(app, "POST", reg_url, body, strlen(body), extra, n, &reg, &err);
-    free(body);
+    ing_free(body);
     if (rc != INNGEST_OK) {
         inngest_http_response_cleanup(&reg);
         return respond(
@@ -477,13 +479,14 @@ static int finish_call(struct request_state *st, struct inngest_ctx *ctx, int hr
         json_decref(result);
         return respond_internal(st, 500, "the function returned an unknown status");
     }
-    char *text = json_dumps(result ? result : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len;
+    char *text = ing_json_dumps(result ? result : json_null(), JSON_COMPACT | JSON_ENCODE_ANY,
+                                &len);
     json_decref(result);
     if (!text)
         return INNGEST_ENOMEM;
-    size_t len = strlen(text);
     if (len > ING_MAX_OUTPUT_BYTES) {
-        free(text);
+        ing_free(text);
         ctx->fail.no_retry = 1;
         char msg[160];
         snprintf(msg, sizeof(msg), "function output is %zu bytes; the limit is %u bytes", len,
@@ -491,7 +494,7 @@ static int finish_call(struct request_state *st, struct inngest_ctx *ctx, int hr
         return respond_failure(st, ctx, ing_error_json("OutputTooLargeError", msg, ""));
     }
     st->res->status = 200;
-    free(st->res->body);
+    ing_free(st->res->body);
     st->res->body = text;
     st->res->body_len = len;
     return INNGEST_OK;
@@ -628,7 +631,7 @@ int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
     } else {
         rc = respond_message(&st, 405, "Method not allowed");
     }
-    free(path);
+    ing_free(path);
 
     if (rc == INNGEST_OK && st.signing_key && res->body) {
         char sig[ING_SIG_HEADER_MAX];

@@ -3,6 +3,7 @@
  * Standard library only. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/http.h"
 
 #include <stdlib.h>
@@ -17,16 +18,16 @@ int inngest_http_response_add_header(inngest_http_response *res, const char *nam
         return INNGEST_EINVAL;
     if (res->header_count == res->header_cap) {
         size_t cap = res->header_cap ? res->header_cap * 2 : 16;
-        inngest_header *h = realloc(res->headers, cap * sizeof(*h));
+        inngest_header *h = ing_realloc(res->headers, cap * sizeof(*h));
         if (!h)
             return INNGEST_ENOMEM;
         res->headers = h;
         res->header_cap = cap;
     }
-    char *n = strdup(name), *v = strdup(value);
+    char *n = ing_strdup(name), *v = ing_strdup(value);
     if (!n || !v) {
-        free(n);
-        free(v);
+        ing_free(n);
+        ing_free(v);
         return INNGEST_ENOMEM;
     }
     res->headers[res->header_count].name = n;
@@ -39,8 +40,8 @@ void inngest_http_response_remove_header(inngest_http_response *res, const char 
     size_t w = 0;
     for (size_t r = 0; r < res->header_count; r++) {
         if (strcasecmp(res->headers[r].name, name) == 0) {
-            free((char *)res->headers[r].name);
-            free((char *)res->headers[r].value);
+            ing_free((char *)res->headers[r].name);
+            ing_free((char *)res->headers[r].value);
             continue;
         }
         res->headers[w++] = res->headers[r];
@@ -55,13 +56,13 @@ int inngest_http_response_set_header(inngest_http_response *res, const char *nam
 }
 
 int inngest_http_response_set_body(inngest_http_response *res, const char *data, size_t len) {
-    char *b = malloc(len + 1);
+    char *b = ing_malloc(len + 1);
     if (!b)
         return INNGEST_ENOMEM;
     if (len)
         memcpy(b, data, len);
     b[len] = '\0';
-    free(res->body);
+    ing_free(res->body);
     res->body = b;
     res->body_len = len;
     return INNGEST_OK;
@@ -78,11 +79,11 @@ void inngest_http_response_cleanup(inngest_http_response *res) {
     if (!res)
         return;
     for (size_t i = 0; i < res->header_count; i++) {
-        free((char *)res->headers[i].name);
-        free((char *)res->headers[i].value);
+        ing_free((char *)res->headers[i].name);
+        ing_free((char *)res->headers[i].value);
     }
-    free(res->headers);
-    free(res->body);
+    ing_free(res->headers);
+    ing_free(res->body);
     memset(res, 0, sizeof(*res));
 }
 
@@ -148,7 +149,7 @@ int ing_query_get(const char *query, const char *name, char *out, size_t out_len
 char *ing_url_encode(const char *s) {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = ing_malloc(n * 3 + 1), *o = out;
     if (!out)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -168,7 +169,7 @@ char *ing_url_encode(const char *s) {
 char *ing_split_target(const char *target, const char **query) {
     const char *q = strchr(target, '?');
     size_t plen = q ? (size_t)(q - target) : strlen(target);
-    char *path = malloc(plen + 1);
+    char *path = ing_malloc(plen + 1);
     if (!path)
         return NULL;
     memcpy(path, target, plen);

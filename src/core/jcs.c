@@ -2,6 +2,7 @@
 /* RFC 8785 canonical JSON. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/jcs.h"
 
 #include <math.h>
@@ -227,7 +228,7 @@ static int put_value(struct ing_buf *b, const json_t *v, int depth) {
         }
         case JSON_OBJECT: {
             size_t n = json_object_size(v), i = 0;
-            struct key_ref *keys = n ? malloc(n * sizeof(*keys)) : NULL;
+            struct key_ref *keys = n ? ing_malloc(n * sizeof(*keys)) : NULL;
             if (n && !keys)
                 return INNGEST_ENOMEM;
             const char *k;
@@ -252,7 +253,7 @@ static int put_value(struct ing_buf *b, const json_t *v, int depth) {
                 if (!rc)
                     rc = put_value(b, keys[i].value, depth + 1);
             }
-            free(keys);
+            ing_free(keys);
             return rc ? rc : ing_buf_append(b, "}", 1);
         }
     }

@@ -2,6 +2,7 @@
 /* Call request parsing, saved-state unwrapping, errors and time strings. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/proto.h"
 #include "core/utf8.h"
 
@@ -297,7 +298,7 @@ json_t *ing_json_text(const char *s) {
     if (j)
         return j;
     size_t len = strlen(s);
-    char *copy = malloc(len + 1);
+    char *copy = ing_malloc(len + 1);
     if (!copy)
         return NULL;
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
@@ -315,7 +316,7 @@ json_t *ing_json_text(const char *s) {
     }
     copy[o] = '\0';
     j = json_string(copy);
-    free(copy);
+    ing_free(copy);
     return j;
 }
 

@@ -2,6 +2,7 @@
 /* Signatures, key hashing and digests. The only OpenSSL user in the project. */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/sig.h"
 
 #include <stdatomic.h>
@@ -188,7 +189,7 @@ int ing_sig_hash_key(const char *key, char *out, size_t out_len) {
     size_t hl = strlen(hex);
     if (out_len < pl + 65)
         return INNGEST_ETOOBIG;
-    unsigned char *raw = malloc(hl / 2 + 1);
+    unsigned char *raw = ing_malloc(hl / 2 + 1);
     if (!raw)
         return INNGEST_ENOMEM;
     /* Decode hex pairs up to the first non-hex character, like Node's Buffer.from(hex). */
@@ -201,7 +202,7 @@ int ing_sig_hash_key(const char *key, char *out, size_t out_len) {
     }
     memcpy(out, key, pl);
     ing_sha256_hex(raw, n, out + pl);
-    free(raw);
+    ing_free(raw);
     return INNGEST_OK;
 }
 

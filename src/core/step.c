@@ -6,6 +6,7 @@
  */
 #include "fmacros.h"
 
+#include "core/alloc.h"
 #include "core/step.h"
 
 #include <stdarg.h>
@@ -63,7 +64,7 @@ static void clear_found(struct inngest_ctx *ctx) {
 
 void ing_ctx_cleanup(struct inngest_ctx *ctx) {
     clear_found(ctx);
-    free(ctx->found);
+    ing_free(ctx->found);
     json_decref(ctx->id_counts);
     json_decref(ctx->used_ids);
     json_decref(ctx->ops);
@@ -164,7 +165,7 @@ static int resolve_id(struct inngest_ctx *ctx, const char *id, char hash[41], in
     json_t *cnt = json_object_get(ctx->id_counts, id);
     int n = cnt ? (int)json_integer_value(cnt) : 0;
     size_t cap = strlen(id) + 16;
-    char *final = malloc(cap);
+    char *final = ing_malloc(cap);
     if (!final)
         return INNGEST_ENOMEM;
     for (;;) {
@@ -181,7 +182,7 @@ static int resolve_id(struct inngest_ctx *ctx, const char *id, char hash[41], in
                  ? INNGEST_ENOMEM
                  : INNGEST_OK;
     ing_step_hash(final, hash);
-    free(final);
+    ing_free(final);
     *index = n;
     return rc;
 }
@@ -220,9 +221,9 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
         ctx->failed = 0;
         inngest_error_clear(&ctx->fail);
     } else if (rc == INNGEST_OK) {
-        char *dump = out ? json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *dump = out ? ing_json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY, NULL) : NULL;
         size_t size = dump ? strlen(dump) : 0;
-        free(dump);
+        ing_free(dump);
         if (size > ING_MAX_OUTPUT_BYTES) {
             json_decref(out);
             out = NULL;
@@ -377,7 +378,7 @@ static int step_new(struct inngest_ctx *ctx, const char *id, const struct step_s
     if (ctx->in_group) {
         if (ctx->nfound == ctx->found_cap) {
             size_t cap = ctx->found_cap ? ctx->found_cap * 2 : 8;
-            struct ing_found *nf = realloc(ctx->found, cap * sizeof(*nf));
+            struct ing_found *nf = ing_realloc(ctx->found, cap * sizeof(*nf));
             if (!nf) {
                 json_decref(op);
                 return INNGEST_ENOMEM;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/app.h"
 #include "core/http.h"
 #include "core/jcs.h"
@@ -61,7 +62,7 @@ static int call_once(inngest_app *app, const inngest_test_opts *o, json_t *hashe
         return INNGEST_EINVAL;
     if (!ing_app_find(app, fid)) {
         size_t n = strlen(app->cfg.app_id) + strlen(fid) + 2;
-        slug = malloc(n);
+        slug = ing_malloc(n);
         if (!slug)
             return INNGEST_ENOMEM;
         snprintf(slug, n, "%s-%s", app->cfg.app_id, fid);
@@ -73,8 +74,8 @@ static int call_once(inngest_app *app, const inngest_test_opts *o, json_t *hashe
     char url[1024];
     snprintf(url, sizeof(url), "/api/inngest?fnId=%s&stepId=%s", enc ? enc : "",
              target ? target : "step");
-    free(enc);
-    free(slug);
+    ing_free(enc);
+    ing_free(slug);
     if (!body)
         return INNGEST_ENOMEM;
     inngest_header h[] = {{"Content-Type", "application/json"}, {"X-Inngest-Req-Version", "2"}};
@@ -82,7 +83,7 @@ static int call_once(inngest_app *app, const inngest_test_opts *o, json_t *hashe
                                 .body = body, .body_len = len};
     inngest_http_response res = {0};
     int rc = inngest_app_handle(app, &req, &res);
-    free(body);
+    ing_free(body);
     if (rc == INNGEST_OK) {
         r->status = res.status;
         r->body = json_loadb(res.body ? res.body : "", res.body_len, JSON_DECODE_ANY, NULL);

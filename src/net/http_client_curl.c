@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "net/net.h"
 #include "inngest/http.h"
@@ -149,8 +150,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
     /* A new status line (redirect, 100-continue) starts a fresh header set. */
     if (len > 5 && memcmp(data, "HTTP/", 5) == 0) {
         for (size_t i = 0; i < rc->res->header_count; i++) {
-            free((char *)rc->res->headers[i].name);
-            free((char *)rc->res->headers[i].value);
+            ing_free((char *)rc->res->headers[i].name);
+            ing_free((char *)rc->res->headers[i].value);
         }
         rc->res->header_count = 0;
         return len;
@@ -164,11 +165,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
         end--;
-    char *name = strndup(data, nlen), *value = strndup(v, (size_t)(end - v));
+    char *name = ing_strndup(data, nlen), *value = ing_strndup(v, (size_t)(end - v));
     int rc2 = name && value ? inngest_http_response_add_header(rc->res, name, value)
                             : INNGEST_ENOMEM;
-    free(name);
-    free(value);
+    ing_free(name);
+    ing_free(value);
     return rc2 == INNGEST_OK ? len : 0;
 }
 
@@ -189,14 +190,14 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
 
     for (size_t i = 0; i < req->header_count; i++) {
         size_t l = strlen(req->headers[i].name) + strlen(req->headers[i].value) + 3;
-        char *line = malloc(l);
+        char *line = ing_malloc(l);
         if (!line) {
             ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
             goto cleanup;
         }
         snprintf(line, l, "%s: %s", req->headers[i].name, req->headers[i].value);
         struct curl_slist *n = curl.slist_append(hdrs, line);
-        free(line);
+        ing_free(line);
         if (!n) {
             ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
             goto cleanup;
@@ -260,7 +261,7 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     long status = 0;
     curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
-    free(res->body);
+    ing_free(res->body);
     res->body = ing_buf_steal(&rc.body, &res->body_len);
     if (!res->body)
         ret = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
@@ -273,11 +274,11 @@ cleanup:
 }
 
 static void curl_destroy(inngest_transport *self) {
-    free(self);
+    ing_free(self);
 }
 
 inngest_transport *inngest_transport_curl_create(inngest_error *err) {
-    struct curl_transport *t = calloc(1, sizeof(*t));
+    struct curl_transport *t = ing_calloc(1, sizeof(*t));
     if (!t) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
         return NULL;

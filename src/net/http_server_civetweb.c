@@ -15,6 +15,7 @@
 
 #include <civetweb.h>
 
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "inngest/server.h"
 #include "net/net.h"
@@ -75,14 +76,14 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
                                       inngest_error *err) {
     static const inngest_server_opts dflt;
     const inngest_server_opts *o = opts ? opts : &dflt;
-    inngest_server *srv = calloc(1, sizeof(*srv));
+    inngest_server *srv = ing_calloc(1, sizeof(*srv));
     if (!srv) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
         return NULL;
     }
     srv->app = app;
-    srv->serve_path = strdup(o->serve_path && *o->serve_path ? o->serve_path : "/api/inngest");
-    srv->host = strdup(o->host && *o->host ? o->host : "127.0.0.1");
+    srv->serve_path = ing_strdup(o->serve_path && *o->serve_path ? o->serve_path : "/api/inngest");
+    srv->host = ing_strdup(o->host && *o->host ? o->host : "127.0.0.1");
     srv->port = o->port;
     srv->bound_port = -1;
     srv->max_body = o->max_body_bytes ? o->max_body_bytes : 16u * 1024u * 1024u;
@@ -118,7 +119,7 @@ int inngest_server_add_route(inngest_server *srv, const char *path, inngest_rout
     if (srv->nroutes == MAX_ROUTES)
         return INNGEST_ELIMIT;
     struct route *r = &srv->routes[srv->nroutes];
-    r->path = strdup(path);
+    r->path = ing_strdup(path);
     if (!r->path)
         return INNGEST_ENOMEM;
     r->prefix = path[strlen(path) - 1] == '/';
@@ -394,10 +395,10 @@ void inngest_server_destroy(inngest_server *srv) {
         mg_stop(srv->mg);
     }
     for (size_t i = 0; i < srv->nroutes; i++)
-        free(srv->routes[i].path);
-    free(srv->serve_path);
-    free(srv->host);
-    free(srv);
+        ing_free(srv->routes[i].path);
+    ing_free(srv->serve_path);
+    ing_free(srv->host);
+    ing_free(srv);
 }
 
 int inngest_stream_begin(inngest_stream *stream, int status, const inngest_header *headers,
