@@ -178,6 +178,14 @@ async function runApp(which, mode, args, list, outDir) {
             failures: emu.unexpected.map((u) => `unexpected call ${u.method} ${u.path}${u.query}`),
             ms: 0,
         });
+        // Answers the server would refuse (a bad signature in cloud mode, a missing or
+        // non-integer X-Inngest-Req-Version) failed their attempt; even when a retry then
+        // recovered, each one is a failure of the app.
+        results.set("every-answer-accepted", {
+            outcome: emu.protocolErrors.map((e) => e.reason),
+            failures: emu.protocolErrors.map((e) => `${e.function} stepId=${e.stepId} attempt ${e.attempt}: ${e.reason}`),
+            ms: 0,
+        });
         const dump = {};
         for (const [name, r] of results) dump[name] = r.raw ?? r.outcome;
         dump.runs = [...emu.runs.values()].map((r) => ({

@@ -31,7 +31,22 @@ const H = {
 
 // ---- views of a run --------------------------------------------------------------------------
 
-function callView(e) {
+// The steps of a parallel group finish in whatever order the app answers (the executor
+// calls them concurrently), and each is pushed on the stack as it finishes. Within one
+// group that order means nothing, so a view sorts each group's consecutive entries.
+function groupSortedStack(stack, groups) {
+    if (!stack || !Array.isArray(stack.stack)) return stack;
+    const out = [...stack.stack];
+    for (const g of groups || []) {
+        const at = out.map((id, i) => (g.includes(id) ? i : -1)).filter((i) => i >= 0);
+        if (at.length > 1 && at[at.length - 1] - at[0] + 1 === at.length) {
+            out.splice(at[0], at.length, ...out.slice(at[0], at[0] + at.length).sort());
+        }
+    }
+    return { ...stack, stack: out };
+}
+
+function callView(e, groups) {
     const req = JSON.parse(e.request.body);
     const u = new URL(e.request.url);
     const v = {
@@ -41,7 +56,7 @@ function callView(e) {
             disable_immediate_execution: req.ctx.disable_immediate_execution,
             env: req.ctx.env,
             max_attempts: req.ctx.max_attempts,
-            stack: req.ctx.stack,
+            stack: groupSortedStack(req.ctx.stack, groups),
             step_id: req.ctx.step_id,
             use_api: req.ctx.use_api,
         },
@@ -73,7 +88,7 @@ export function runView(run) {
         function: run.fn.slug,
         status: run.status,
         output: run.output,
-        calls: run.transcript.map(callView),
+        calls: run.transcript.map((e) => callView(e, run.groups)),
     };
 }
 
@@ -399,6 +414,30 @@ export const scenarios = [
             // v2 coalescing: one discovery after both steps, and immediate execution is back.
             t.expect(calls.length === 5, `5 calls in all (got ${calls.length})`);
             return runView(run);
+        },
+    },
+    {
+        // The executor calls the planned steps of a parallel group concurrently: both calls
+        // must have been in flight together (each sent before the other was answered), and
+        // the app must serve them so. (The emulator's self-test holds one answer back until
+        // the other call arrives, which a one-at-a-time emulator would never finish.)
+        name: "parallel-steps-concurrent",
+        async run(t) {
+            const id = t.send({ name: "fixture/parallel", data: { concurrent: true } });
+            const run = await t.finish(id);
+            t.expectEqual(run.output, { a: "A", b: "B", joined: "AB" }, "output");
+            const planned = run.transcript.filter((c) => !c.request.url.includes("stepId=step"));
+            t.expect(planned.length === 2, `two calls run the planned steps (got ${planned.length})`);
+            const [a, b] = planned;
+            const overlap = !!(a && b && a.answeredAt && b.answeredAt && b.sentAt < a.answeredAt && a.sentAt < b.answeredAt);
+            t.expect(overlap, "the two planned steps were in flight at the same time");
+            t.expect(planned.every((c) => c.response?.status === 206), "both planned calls answered 206");
+            return {
+                output: run.output,
+                planned: planned.map((c) => new URL(c.request.url).searchParams.get("stepId")).sort(),
+                overlap,
+                calls: runView(run).calls,
+            };
         },
     },
     {

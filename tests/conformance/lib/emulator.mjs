@@ -70,6 +70,96 @@ function retryAfterMs(value, now = Date.now()) {
     return Math.min(Math.max(ms, 1000), 24 * 3600 * 1000);
 }
 
+// Type and form checks of a RegisterRequest. The server decodes the body into typed Go
+// structs, so a field of the wrong JSON type fails the whole request; on top of that the
+// app URL must be an http(s) URL it can normalise, `sdk` must be "<language>:<version>",
+// `deployType` "ping" or "connect", and each function config must have the shapes the
+// function parser reads. Returns a list of problems (empty: well formed).
+export function registerShapeErrors(r) {
+    const errs = [];
+    if (!r || typeof r !== "object" || Array.isArray(r)) return ["the body must be a JSON object"];
+    const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+    const str = (v, what, required = false) => {
+        if (v === undefined || v === null) {
+            if (required) errs.push(`${what} is required`);
+            return false;
+        }
+        if (typeof v !== "string") {
+            errs.push(`${what} must be a string`);
+            return false;
+        }
+        return true;
+    };
+    if (str(r.url, "url", true)) {
+        let u = null;
+        try {
+            u = new URL(r.url);
+        } catch {
+            errs.push(`url ${JSON.stringify(r.url)} is not a URL`);
+        }
+        if (u && !["http:", "https:"].includes(u.protocol)) errs.push(`url ${JSON.stringify(r.url)} is not http(s)`);
+    }
+    if (str(r.v, "v", true) && r.v === "") errs.push("v is empty");
+    if (str(r.deployType, "deployType", true) && !["ping", "connect"].includes(r.deployType)) {
+        errs.push(`deployType ${JSON.stringify(r.deployType)} is not ping or connect`);
+    }
+    if (str(r.sdk, "sdk", true) && !/^[^:\s]+:[^:\s]+$/.test(r.sdk)) errs.push(`sdk ${JSON.stringify(r.sdk)} is not <language>:<version>`);
+    str(r.appName, "appName");
+    str(r.framework, "framework");
+    str(r.appVersion, "appVersion");
+    if (r.capabilities !== undefined && !isObj(r.capabilities)) errs.push("capabilities must be an object");
+    for (const [k, v] of Object.entries(isObj(r.capabilities) ? r.capabilities : {})) str(v, `capabilities.${k}`);
+    if (r.headers !== undefined && !isObj(r.headers)) errs.push("headers must be an object");
+    if (r.functions !== undefined && r.functions !== null && !Array.isArray(r.functions)) errs.push("functions must be an array");
+    (Array.isArray(r.functions) ? r.functions : []).forEach((f, i) => {
+        const at = `functions[${i}]`;
+        if (!isObj(f)) return errs.push(`${at} must be an object`);
+        str(f.id, `${at}.id`);
+        str(f.name, `${at}.name`);
+        if (f.triggers !== undefined && !Array.isArray(f.triggers)) errs.push(`${at}.triggers must be an array`);
+        (Array.isArray(f.triggers) ? f.triggers : []).forEach((t, j) => {
+            if (!isObj(t)) return errs.push(`${at}.triggers[${j}] must be an object`);
+            str(t.event, `${at}.triggers[${j}].event`);
+            str(t.cron, `${at}.triggers[${j}].cron`);
+            str(t.expression, `${at}.triggers[${j}].expression`);
+        });
+        if (!isObj(f.steps)) errs.push(`${at}.steps must be an object`);
+        for (const [k, st] of Object.entries(isObj(f.steps) ? f.steps : {})) {
+            const sat = `${at}.steps.${k}`;
+            if (!isObj(st)) {
+                errs.push(`${sat} must be an object`);
+                continue;
+            }
+            str(st.id, `${sat}.id`);
+            str(st.name, `${sat}.name`);
+            if (!isObj(st.runtime)) errs.push(`${sat}.runtime must be an object`);
+            else {
+                str(st.runtime.type, `${sat}.runtime.type`);
+                str(st.runtime.url, `${sat}.runtime.url`);
+            }
+            if (st.retries !== undefined && !isObj(st.retries)) errs.push(`${sat}.retries must be an object`);
+            if (isObj(st.retries) && st.retries.attempts !== undefined && typeof st.retries.attempts !== "number") {
+                errs.push(`${sat}.retries.attempts must be a number`);
+            }
+        }
+        if (f.cancel !== undefined && f.cancel !== null && !Array.isArray(f.cancel)) errs.push(`${at}.cancel must be an array`);
+        (Array.isArray(f.cancel) ? f.cancel : []).forEach((c, j) => {
+            if (!isObj(c)) return errs.push(`${at}.cancel[${j}] must be an object`);
+            str(c.event, `${at}.cancel[${j}].event`, true);
+            str(c.if, `${at}.cancel[${j}].if`);
+            str(c.timeout, `${at}.cancel[${j}].timeout`);
+        });
+        for (const k of ["concurrency", "priority", "batchEvents", "rateLimit", "throttle", "debounce", "singleton", "timeouts", "idempotency"]) {
+            const v = f[k];
+            if (v === undefined || v === null) continue;
+            const ok = k === "concurrency" ? isObj(v) || Array.isArray(v) || typeof v === "number"
+                : k === "idempotency" ? typeof v === "string" : isObj(v);
+            if (!ok) errs.push(`${at}.${k} has the wrong type`);
+        }
+    });
+    return errs;
+}
+
 class Run {
     constructor(fn, events, internalEventId) {
         this.id = ulid();
@@ -86,10 +176,10 @@ class Run {
         this.pending = null; // Set of step ids of a coalesced parallel group (version >= 2)
         this.transcript = [];
         this.timeline = [];
-        this.queue = [];
         this.jobs = new Set();
         this.timers = new Set();
-        this.busy = false;
+        this.inflight = 0; // calls sent and not yet answered
+        this.groups = []; // the step ids of each parallel group (for views that sort them)
         this.startedAt = new Date();
         this.endedAt = null;
         this.seq = 0;
@@ -120,6 +210,9 @@ export class Emulator {
         this.stepLimits = new Map();
         this.registrations = []; // every /fn/register request and the answer
         this.unexpected = []; // requests to routes the emulator does not serve
+        // Call answers the server would not accept (bad response signature in cloud mode,
+        // a missing or non-integer X-Inngest-Req-Version): each failed its attempt.
+        this.protocolErrors = [];
         this.idempotency = new Set();
         this.closed = false;
     }
@@ -250,6 +343,16 @@ export class Emulator {
                     out.response.headers["x-inngest-signature"]);
             }
             const j = out.response.json;
+            // The reply's own fields, as the server decodes them into strings.
+            const shape = [];
+            for (const k of ["url", "app_id", "framework", "sdk_language", "sdk_version", "sdk_author", "env", "platform"]) {
+                if (j[k] !== undefined && j[k] !== null && typeof j[k] !== "string") shape.push(`${k} must be a string`);
+            }
+            if (!j.sdk && !(j.sdk_language && j.sdk_version)) shape.push("sdk_language and sdk_version are required");
+            if (shape.length) {
+                out.inBand = { status: 400, body: { error: `invalid in-band registration: ${shape.join("; ")}` } };
+                return out;
+            }
             const reg = {
                 url: j.url,
                 deployType: "ping",
@@ -283,6 +386,8 @@ export class Emulator {
         if (expectedKind && expectedKind !== this.serverKind) {
             return { status: 400, body: { error: `Expected server kind ${this.serverKind}, got ${expectedKind}` } };
         }
+        const shape = registerShapeErrors(reqBody);
+        if (shape.length) return { status: 400, body: { error: `invalid register request: ${shape.join("; ")}` } };
         if (!reqBody.appName) return { status: 400, body: { error: "App ID required" } };
         const fns = Array.isArray(reqBody.functions) ? reqBody.functions : [];
         const errors = {};
@@ -489,31 +594,28 @@ export class Emulator {
         run.timers.add(t);
     }
 
-    // Items of one run execute one at a time, in the order they became due. The real
-    // executor may run parallel items concurrently; serialising them keeps transcripts
-    // comparable between two apps without changing what each call carries.
+    // An item starts as soon as it is due, without waiting for the other items of its run,
+    // as the executor's queue workers do: the planned steps of a parallel group are called
+    // concurrently. A call's transcript entry is added when it is sent, so the transcript
+    // is in dispatch order, which does not depend on how fast the app answers.
     enqueue(run, item) {
         if (run.jobs.has(item.job)) return;
         run.jobs.add(item.job);
-        run.queue.push(item);
-        this.pump(run);
+        this.dispatch(run, item);
     }
 
-    async pump(run) {
-        if (run.busy) return;
-        run.busy = true;
-        while (run.queue.length && !this.closed) {
-            const item = run.queue.shift();
-            run.jobs.delete(item.job);
-            if (run.status !== "Running") continue;
-            try {
-                await this.execute(run, item);
-            } catch (err) {
-                this.log(`run ${run.id}: ${err.stack || err}`);
-                this.finalize(run, "Failed", { error: { name: "EmulatorError", message: String(err.message || err) } });
-            }
+    async dispatch(run, item) {
+        run.jobs.delete(item.job);
+        if (run.status !== "Running" || this.closed) return;
+        run.inflight++;
+        try {
+            await this.execute(run, item);
+        } catch (err) {
+            this.log(`run ${run.id}: ${err.stack || err}`);
+            this.finalize(run, "Failed", { error: { name: "EmulatorError", message: String(err.message || err) } });
+        } finally {
+            run.inflight--;
         }
-        run.busy = false;
     }
 
     stepLimit(fn) {
@@ -602,22 +704,43 @@ export class Emulator {
             request: { method: "POST", url: call.url, headers: call.headers, body: call.body },
         };
         run.transcript.push(entry);
+        entry.sentAt = performance.now();
         let res;
         try {
             res = await request("POST", call.url, { headers: call.headers, body: call.body, timeoutMs: 60000 });
         } catch (err) {
+            entry.answeredAt = performance.now();
             entry.error = `Unable to reach SDK URL: ${err.message}`;
+            if (run.status !== "Running") return;
             return this.retryOrFail(run, item, { output: { error: entry.error }, noRetry: false });
         }
+        entry.answeredAt = performance.now();
         entry.response = { status: res.status, headers: res.headers, body: res.body };
-        if (this.signingKey) {
-            entry.responseSignature = verifySignature(this.signingKey, res.body, res.headers["x-inngest-signature"]);
-        }
         run.waiters.splice(0).forEach((w) => w());
-        return this.handleResponse(run, item, res);
+        // Another call of the same run may have ended it meanwhile (a parallel step that
+        // failed the run): the executor drops this answer.
+        if (run.status !== "Running") return;
+        if (this.signingKey) {
+            // In cloud mode the answer must be signed with the key that signed the call; an
+            // unsigned or wrongly signed answer fails the attempt like a transport error.
+            entry.responseSignature = verifySignature(this.signingKey, res.body, res.headers["x-inngest-signature"]);
+            if (entry.responseSignature !== true) {
+                return this.rejectAnswer(run, item, entry, `invalid response signature: ${entry.responseSignature}`);
+            }
+        }
+        return this.handleResponse(run, item, res, entry);
     }
 
-    async handleResponse(run, item, res) {
+    // Fails the attempt of `item` because its answer broke the protocol; kept in
+    // protocolErrors so that the suite reports it even when a retry recovers.
+    rejectAnswer(run, item, entry, reason) {
+        entry.rejected = reason;
+        this.protocolErrors.push({ run: run.id, function: run.fn.slug, stepId: item.stepId, attempt: item.attempt, reason });
+        run.note("answer-rejected", { reason });
+        return this.retryOrFail(run, item, { output: { error: { name: "Error", message: reason } }, noRetry: false });
+    }
+
+    async handleResponse(run, item, res, entry = {}) {
         let { status, headers, body } = res;
         const fromSdk = headers["x-inngest-sdk"] !== undefined;
         if (status === 201 && fromSdk) {
@@ -629,6 +752,14 @@ export class Emulator {
             status = w.status;
             headers = { ...headers, ...Object.fromEntries(Object.entries(w.headers || {}).map(([k, v]) => [k.toLowerCase(), v])) };
             body = typeof w.body === "string" ? w.body : JSON.stringify(w.body ?? null);
+        }
+        if (fromSdk) {
+            // X-Inngest-Req-Version is required on every answer of an SDK, as a decimal
+            // integer; the executor stores it as the run's request version.
+            const rv = headers["x-inngest-req-version"];
+            if (typeof rv !== "string" || !/^-?\d{1,9}$/.test(rv.trim())) {
+                return this.rejectAnswer(run, item, entry, `invalid X-Inngest-Req-Version ${JSON.stringify(rv)}`);
+            }
         }
         const parsed = tryJson(body);
         if (status >= 200 && status < 300 && !fromSdk) {
@@ -686,7 +817,7 @@ export class Emulator {
             return this.retryOrFail(run, item, { output: { error: err.message }, noRetry: false });
         }
         const nonLazy = ops.filter((o) => !LAZY_OPS.has(o.op) && o.op !== "None");
-        if (run.requestVersion === -1) run.requestVersion = parseInt(headers["x-inngest-req-version"], 10) || 0;
+        if (run.requestVersion === -1) run.requestVersion = Number(headers["x-inngest-req-version"].trim());
         if (nonLazy.length > 1) run.forceStepPlan = true;
         if (ops.length > MAX_OPS_PER_REPLY) {
             return this.finalize(run, "Failed", {
@@ -707,11 +838,13 @@ export class Emulator {
             coalesceKey = crypto.createHash("sha1").update(run.id + ids.join(",")).digest("hex").slice(0, 16);
             run.pending = new Set(ids);
         }
+        if (ids.length > 1) run.groups.push(ids);
         const noRetry = headers["x-inngest-no-retry"] === "true";
-        const ordered = [...ops.filter((o) => PRIORITY_OPS.has(o.op)), ...ops.filter((o) => !PRIORITY_OPS.has(o.op))];
-        for (const op of ordered) {
+        // Priority ops first; within each group the ops are handled concurrently (a planned
+        // step is called at once, an AIGateway call does not wait for another).
+        for (const group of [ops.filter((o) => PRIORITY_OPS.has(o.op)), ops.filter((o) => !PRIORITY_OPS.has(o.op))]) {
             if (run.status !== "Running") return;
-            await this.handleOp(run, item, op, { coalesceKey, noRetry, headers });
+            await Promise.all(group.map((op) => this.handleOp(run, item, op, { coalesceKey, noRetry, headers })));
         }
     }
 
@@ -979,7 +1112,6 @@ export class Emulator {
         run.status = status;
         run.output = output;
         run.endedAt = new Date();
-        run.queue.length = 0;
         this.clearTimers(run);
         for (const p of [...this.pauses]) if (p.run === run) this.pauses.delete(p);
         run.note("finished", { status });
