@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { AllowList, diff, normalize } from "./lib/compare.mjs";
+import { AllowList, diff, normalize, opAt } from "./lib/compare.mjs";
 import { Emulator, normalizeAppUrl } from "./lib/emulator.mjs";
 import { startFakeOpenAI } from "./lib/fake-openai.mjs";
 import { startApp } from "./lib/proc.mjs";
@@ -223,7 +223,9 @@ async function main() {
     }
     const outDir = args.out || fs.mkdtempSync(path.join(os.tmpdir(), "inngest-conformance-"));
     fs.mkdirSync(outDir, { recursive: true });
-    const allow = new AllowList(JSON.parse(fs.readFileSync(path.join(here, "allowlist.json"), "utf8")));
+    const allow = new AllowList(JSON.parse(fs.readFileSync(path.join(here, "allowlist.json"), "utf8")),
+        new Set(scenarios.map((s) => s.name)));
+    const compared = new Set(); // "mode scenario" pairs compared between both apps
     const t0 = Date.now();
 
     let ran = 0, matched = 0, failed = 0, allowed = 0;
@@ -243,13 +245,16 @@ async function main() {
             }
             let allowedHere = 0;
             if (byApp.js?.has(name) && byApp.c?.has(name)) {
-                for (const d of diff(byApp.js.get(name)?.outcome, byApp.c.get(name)?.outcome)) {
-                    const e = allow.match(d, name, mode);
+                compared.add(`${mode} ${name}`);
+                const ref = byApp.js.get(name)?.outcome, got = byApp.c.get(name)?.outcome;
+                for (const d of diff(ref, got)) {
+                    const e = allow.match(d, name, mode, { ref, got });
                     if (e) {
                         allowedHere++;
-                        if (args.verbose) console.log(`     allowed ${d.path} (${d.kind}): ${e.reason}`);
+                        if (args.verbose) console.log(`     allowed ${d.path} (${d.kind}): entry ${e.index}`);
                     } else {
-                        problems.push(`[diff] ${d.path} (${d.kind}): reference ${JSON.stringify(d.ref)} vs C ${JSON.stringify(d.got)}`);
+                        const op = opAt(d.kind === "extra" ? got : ref, d.path);
+                        problems.push(`[diff] ${d.path} (${d.kind}${op ? `, op ${op}` : ""}): reference ${JSON.stringify(d.ref)} vs C ${JSON.stringify(d.got)}`);
                     }
                 }
             }
@@ -266,17 +271,34 @@ async function main() {
             }
         }
     }
-    for (const e of allow.unused()) {
-        if (!args.only && args.apps.length === 2 && args.modes.length === 2) {
-            console.log(`note: allow-list entry "${e.path}" (${e.scenario || "*"}) matched nothing; remove it if it is obsolete`);
+    // The allow-list, entry by entry, with what each matched in the modes and scenarios
+    // that ran. An entry that names a (mode, scenario) which ran and produced no such
+    // difference is wider than the truth: that fails the run.
+    let unusedEntries = 0;
+    if (compared.size) {
+        console.log("allow-list:");
+        for (const e of allow.entries) {
+            const hits = [...e.hits].map(([k, n]) => `${k.replace(" ", ":")}${n > 1 ? ` x${n}` : ""}`);
+            const unused = allow.unusedIn(e, compared);
+            const label = `#${e.index} ${e.path} (${e.kind}${e.op ? `, op ${e.op}` : ""})`;
+            if (unused.length) {
+                unusedEntries++;
+                console.log(`FAIL ${label}: matched nothing in ${unused.map((k) => k.replace(" ", ":")).join(", ")}` +
+                    `${hits.length ? `; matched ${hits.join(", ")}` : ""}. Narrow or remove it.`);
+            } else if (hits.length) {
+                console.log(`ok   ${label}: ${hits.join(", ")}`);
+            } else {
+                console.log(`--   ${label}: not judged in this run (none of its mode and scenario pairs ran)`);
+            }
         }
     }
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     console.log(`transcripts and logs: ${outDir}`);
     console.log(`conformance summary: ${ran} scenarios ran (${args.apps.join("+")} x ${args.modes.join("+")}), ` +
-        `${matched} matched, ${failed} failed, ${allowed} allow-listed differences, ${secs}s`);
+        `${matched} matched, ${failed} failed, ${allowed} allow-listed differences, ` +
+        `${unusedEntries} allow-list entries unused, ${secs}s`);
     console.log(`conformance: ${matched} passed, ${failed} failed`);
-    return failed ? 1 : 0;
+    return failed || unusedEntries ? 1 : 0;
 }
 
 main().then(

@@ -73,33 +73,97 @@ function patternRegex(pattern) {
     return new RegExp(`^${re}$`);
 }
 
-function globMatch(pattern, text) {
-    return pattern === undefined || pattern === "*" || patternRegex(pattern).test(text);
+// The nearest enclosing opcode object of `path` in `value` (an outcome): the last object
+// on the way down that has a string `op`. null when there is none.
+function opObjectAt(value, path) {
+    const parts = path.match(/[^.[\]]+/g) || [];
+    let cur = value;
+    let found = null;
+    for (const p of parts) {
+        if (cur === null || typeof cur !== "object") break;
+        if (typeof cur.op === "string") found = cur;
+        cur = cur[p];
+    }
+    if (cur && typeof cur === "object" && typeof cur.op === "string") found = cur;
+    return found;
 }
 
+export function opAt(value, path) {
+    return opObjectAt(value, path)?.op ?? null;
+}
+
+function field(obj, dotted) {
+    return dotted.split(".").reduce((v, k) => (v && typeof v === "object" ? v[k] : undefined), obj);
+}
+
+const MODES = ["dev", "cloud"];
+
+// The accepted differences (allowlist.json). Each entry is as narrow as its reason:
+//   path       the field, with * for one segment or index (no **)
+//   kind       missing | extra | changed
+//   scenarios  the scenarios it applies to (each must produce the difference)
+//   modes      the modes it applies to (default both; each must produce it)
+//   op         the opcode whose field it is, for paths into an answer's op list
+//   ref, got   the exact values on each side, when they are fixed
+//   gotEquals  the C host's value must equal this field of the reference's op (e.g. a
+//              Sleep's extra opts.duration must be the reference's duration, its name)
+//   refEquals  the reference's value must equal this field of the C host's op
+//   why        the reason the difference is harmless
+// Every (mode, scenario) an entry names must match at least one difference whenever that
+// scenario ran in that mode with both apps; otherwise the entry is wider than the truth
+// and the suite fails (see unusedIn).
 export class AllowList {
-    constructor(doc) {
-        this.entries = (doc.entries || []).map((e) => ({ ...e, re: patternRegex(e.path), used: 0 }));
+    constructor(doc, knownScenarios = null) {
+        this.entries = (doc.entries || []).map((e, i) => ({
+            ...e, index: i, re: e.path ? patternRegex(e.path) : null, modes: e.modes || MODES, hits: new Map(),
+        }));
         for (const e of this.entries) {
-            if (!e.reason || !e.path) throw new Error(`allow-list entry ${JSON.stringify(e)} needs a path and a reason`);
+            const where = `allow-list entry ${e.index} (${e.path})`;
+            if (!e.path || !e.why || !e.kind) throw new Error(`${where} needs a path, a kind and a why`);
+            if (e.path.includes("**")) throw new Error(`${where}: ** is too wide; name the field`);
+            if (!["missing", "extra", "changed"].includes(e.kind)) throw new Error(`${where}: unknown kind ${e.kind}`);
+            if (!Array.isArray(e.scenarios) || !e.scenarios.length) throw new Error(`${where} needs its scenarios`);
+            if (!e.modes.every((m) => MODES.includes(m))) throw new Error(`${where}: unknown mode in ${e.modes}`);
+            if (/body\[\*\]/.test(e.path) && !e.op) throw new Error(`${where} is a field of an op: name the op`);
+            if ((e.gotEquals || e.refEquals) && !e.op) throw new Error(`${where}: gotEquals/refEquals need an op`);
+            if (knownScenarios) {
+                for (const sc of e.scenarios) if (!knownScenarios.has(sc)) throw new Error(`${where}: no scenario ${sc}`);
+            }
         }
     }
 
-    // Returns the entry that allows `d` in `scenario`/`mode`, or null.
-    match(d, scenario, mode) {
+    // Returns the entry that allows `d` (a diff of the outcomes `ref` and `got`) in
+    // `scenario`/`mode`, or null; records the hit.
+    match(d, scenario, mode, { ref, got } = {}) {
         for (const e of this.entries) {
-            if (!globMatch(e.scenario, scenario) || !globMatch(e.mode, mode)) continue;
-            if (e.kind && e.kind !== d.kind) continue;
-            if (!e.re.test(d.path)) continue;
+            if (!e.scenarios.includes(scenario) || !e.modes.includes(mode)) continue;
+            if (e.kind !== d.kind || !e.re.test(d.path)) continue;
+            if (e.op && opAt(d.kind === "extra" ? got : ref, d.path) !== e.op) continue;
+            if (e.gotEquals !== undefined) {
+                const want = field(opObjectAt(ref, d.path), e.gotEquals);
+                if (want === undefined || JSON.stringify(want) !== JSON.stringify(d.got)) continue;
+            }
+            if (e.refEquals !== undefined) {
+                const want = field(opObjectAt(got, d.path), e.refEquals);
+                if (want === undefined || JSON.stringify(want) !== JSON.stringify(d.ref)) continue;
+            }
             if (e.ref !== undefined && JSON.stringify(e.ref) !== JSON.stringify(d.ref)) continue;
             if (e.got !== undefined && JSON.stringify(e.got) !== JSON.stringify(d.got)) continue;
-            e.used++;
+            const key = `${mode} ${scenario}`;
+            e.hits.set(key, (e.hits.get(key) || 0) + 1);
             return e;
         }
         return null;
     }
 
-    unused() {
-        return this.entries.filter((e) => e.used === 0);
+    // The (mode, scenario) pairs an entry names that ran (`ran`: a Set of "mode scenario"
+    // compared with both apps) and matched nothing.
+    unusedIn(e, ran) {
+        const out = [];
+        for (const m of e.modes) for (const sc of e.scenarios) {
+            const key = `${m} ${sc}`;
+            if (ran.has(key) && !e.hits.has(key)) out.push(key);
+        }
+        return out;
     }
 }
