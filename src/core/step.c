@@ -221,9 +221,13 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
         ctx->failed = 0;
         inngest_error_clear(&ctx->fail);
     } else if (rc == INNGEST_OK) {
-        char *dump = out ? ing_json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY, NULL) : NULL;
-        size_t size = dump ? strlen(dump) : 0;
+        size_t size = 0;
+        char *dump = out ? ing_json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY, &size) : NULL;
         ing_free(dump);
+        if (out && !dump) {
+            json_decref(out);
+            return INNGEST_ENOMEM;
+        }
         if (size > ING_MAX_OUTPUT_BYTES) {
             json_decref(out);
             out = NULL;
@@ -243,8 +247,11 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
     }
 
     if (rc == INNGEST_OK) {
-        if (json_object_set_new(op, "op", json_string("StepRun")) ||
-            json_object_set_new(op, "data", out ? out : json_null()))
+        if (json_object_set_new(op, "op", json_string("StepRun"))) {
+            json_decref(out);
+            return INNGEST_ENOMEM;
+        }
+        if (json_object_set_new(op, "data", out ? out : json_null()))
             return INNGEST_ENOMEM;
     } else {
         json_decref(out);
