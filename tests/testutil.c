@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* strcasestr */
+#endif
+
 #include "testutil.h"
 
 #define TESTUTIL_MAX 512
@@ -56,4 +60,57 @@ __attribute__((weak)) int main(int argc, char **argv) {
     }
     printf("%d case(s) passed\n", ran);
     return 0;
+}
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* Whether `buf` holds a whole answer: the head, then Content-Length bytes. */
+static int answer_complete(const char *buf, size_t len) {
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (!end)
+        return 0;
+    const char *cl = strcasestr(buf, "\r\nContent-Length:");
+    size_t want = cl && cl < end ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
+    return len >= (size_t)(end + 4 - buf) + want;
+}
+
+char *testutil_raw_http(int port, const char *text, size_t len, int until_answer) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct timeval tv = {60, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the server may answer and close before taking it all */
+        off += (size_t)n;
+    }
+    size_t cap = 4096, got = 0;
+    char *buf = malloc(cap);
+    CHECK(buf);
+    for (;;) {
+        if (got + 1 >= cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            CHECK(buf);
+        }
+        ssize_t n = recv(fd, buf + got, cap - got - 1, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (until_answer && answer_complete(buf, got))
+            break;
+    }
+    buf[got] = '\0';
+    close(fd);
+    return buf;
 }

@@ -69,4 +69,13 @@ void testutil_check_json(json_t *got, json_t *expected, const char *expr, const 
 /* Parses a JSON literal or aborts; returns a new reference. */
 json_t *testutil_json(const char *text);
 
+/*
+ * Sends `text` as is to 127.0.0.1:`port` on a fresh connection and reads until the server
+ * closes it, or until the answer is complete when `until_answer` is set (a status line,
+ * headers and Content-Length bytes of body). For requests an HTTP client will not send
+ * (a Host of our choosing, a body that never comes). Each read waits at most 60 s, a guard
+ * against a hung test, not a timing assertion. Returns the answer (malloc'd).
+ */
+char *testutil_raw_http(int port, const char *text, size_t len, int until_answer);
+
 #endif

@@ -89,6 +89,19 @@ INNGEST_API void inngest_app_freeze(inngest_app *app);
 INNGEST_API int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
                                    inngest_http_response *res);
 
+/*
+ * The part of inngest_app_handle() that needs no body, for adapters to call once the
+ * headers are in and before reading the body (`req->body` is ignored). In cloud mode a
+ * call (POST) or an in-band sync whose X-Inngest-Signature is missing, malformed or
+ * outside the 5-minute window gets its 401 here, and any call or sync gets the 500 that
+ * says the signing key is not set, so an unauthenticated body is never buffered or parsed.
+ * Returns 1 when `res` (zeroed on entry) holds the final answer (the observer has run; do
+ * not call inngest_app_handle()), or 0 when the request goes on to inngest_app_handle()
+ * as usual. The answer is the one inngest_app_handle() would give. Thread-safe like it.
+ */
+INNGEST_API int inngest_app_precheck(inngest_app *app, const inngest_http_request *req,
+                                     inngest_http_response *res);
+
 /* Sends events through the event API: one event object or an array (borrowed). On
  * success `*ids_out` (optional) receives a new reference to the array of event ids.
  * Retries network failures and 5xx answers with the same X-Inngest-Event-Id-Seed, so

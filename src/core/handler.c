@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,36 +102,64 @@ static int respond_internal(struct request_state *st, int status, const char *ms
 
 /* ---- signatures --------------------------------------------------------------------------- */
 
-/* Verifies the request in cloud mode. Returns INNGEST_OK (and remembers the key), or
- * INNGEST_ESIG with `why` filled. Dev mode always passes. */
+/* The canonical-form retry (see verify()) parses the body into a jansson tree, about 40
+ * times the size of the text: only bodies up to this size get it, and only this many at
+ * once in the process, so unauthenticated bodies cannot multiply memory. */
+#define JCS_RETRY_MAX_BYTES (1u << 20)
+#define JCS_RETRY_MAX_ACTIVE 4
+static atomic_int jcs_retries_active;
+
+/* 1 when the raw bytes, parsed and re-encoded in canonical (JCS) form, differ from what
+ * arrived and verify under one of `keys` (*which set). */
+static int verify_canonical(const struct ing_sig_parsed *sig, const char *body, size_t len,
+                            const char *const keys[2], int *which) {
+    if (atomic_fetch_add(&jcs_retries_active, 1) >= JCS_RETRY_MAX_ACTIVE) {
+        atomic_fetch_sub(&jcs_retries_active, 1);
+        return 0;
+    }
+    json_t *parsed = json_loadb(body, len, 0, NULL);
+    size_t clen = 0;
+    char *canon = parsed ? ing_jcs_dump(parsed, &clen) : NULL;
+    json_decref(parsed);
+    int ok = canon && (clen != len || memcmp(canon, body, clen) != 0) &&
+             ing_sig_match(sig, canon, clen, keys, which) == INNGEST_OK;
+    ing_free(canon);
+    atomic_fetch_sub(&jcs_retries_active, 1);
+    return ok;
+}
+
+/*
+ * Verifies the request in cloud mode. Returns INNGEST_OK (and remembers the key), or
+ * INNGEST_ESIG with `why` filled. Dev mode always passes.
+ *
+ * Order matters for memory: the header (presence, form, time window) is checked first, at
+ * no cost per body byte; then the HMAC of the raw bytes, which is what the executor signs.
+ * Only when that mismatches under an otherwise valid header, and the body is small, is the
+ * canonical form tried.
+ */
 static int verify(struct request_state *st, char *why, size_t why_len) {
     const struct ing_config *c = &st->app->cfg;
     if (c->dev)
         return INNGEST_OK;
     const char *keys[2] = {c->signing_key, c->signing_key_fallback};
     const char *hdr = inngest_http_request_header(st->req, "X-Inngest-Signature");
+    struct ing_sig_parsed sig;
     int which = -1;
-    int rc = ing_sig_verify(hdr, st->req->body, st->req->body_len, now_s(st->app), keys, &which,
-                            why, why_len);
-    if (rc != INNGEST_OK && st->req->body_len && hdr) {
+    int rc = ing_sig_parse(hdr, now_s(st->app), &sig, why, why_len);
+    if (rc != INNGEST_OK)
+        return rc;
+    if (ing_sig_match(&sig, st->req->body, st->req->body_len, keys, &which) != INNGEST_OK) {
         /* The executor signs the canonical (JCS) form it sends, so the raw bytes normally
          * verify. A proxy that re-encodes the JSON breaks that; the official SDKs verify
-         * the canonical form of what arrived, so accept that too. */
-        json_t *parsed = json_loadb(st->req->body, st->req->body_len, 0, NULL);
-        size_t clen = 0;
-        char *canon = parsed ? ing_jcs_dump(parsed, &clen) : NULL;
-        json_decref(parsed);
-        if (canon && (clen != st->req->body_len || memcmp(canon, st->req->body, clen) != 0)) {
-            char why2[128];
-            if (ing_sig_verify(hdr, canon, clen, now_s(st->app), keys, &which, why2,
-                               sizeof(why2)) == INNGEST_OK)
-                rc = INNGEST_OK;
+         * the canonical form of what arrived, so accept that too, within bounds. */
+        if (!st->req->body_len || st->req->body_len > JCS_RETRY_MAX_BYTES ||
+            !verify_canonical(&sig, st->req->body, st->req->body_len, keys, &which)) {
+            snprintf(why, why_len, "signature does not match");
+            return INNGEST_ESIG;
         }
-        ing_free(canon);
     }
-    if (rc == INNGEST_OK)
-        st->signing_key = keys[which];
-    return rc;
+    st->signing_key = keys[which];
+    return INNGEST_OK;
 }
 
 static int respond_unauthorized(struct request_state *st, const char *why) {
@@ -606,6 +635,47 @@ static int handle_post(struct request_state *st) {
     return rc;
 }
 
+/* Answers an allocation failure with a fixed body. */
+static void respond_oom(struct request_state *st) {
+    static const char oom[] = "{\"message\":\"internal error: out of memory\"}";
+    st->res->status = 500;
+    inngest_http_response_set_body(st->res, oom, sizeof(oom) - 1);
+    st->kind = "error";
+}
+
+int inngest_app_precheck(inngest_app *app, const inngest_http_request *req,
+                         inngest_http_response *res) {
+    const struct ing_config *c = &app->cfg;
+    const char *method = req->method ? req->method : "";
+    if (!app->frozen || c->dev)
+        return 0;
+    /* What the full handler would refuse before looking at the body: every call, every
+     * sync without a key, and in-band syncs (the only signed PUTs). */
+    const char *sk = inngest_http_request_header(req, "X-Inngest-Sync-Kind");
+    int is_put = !strcmp(method, "PUT");
+    int in_band = is_put && sk && !strcmp(sk, "in_band") && c->allow_in_band_sync;
+    if (strcmp(method, "POST") != 0 && !is_put)
+        return 0;
+    char why[128] = "";
+    struct ing_sig_parsed sig;
+    if (c->signing_key) {
+        if (is_put && !in_band)
+            return 0;
+        if (ing_sig_parse(inngest_http_request_header(req, "X-Inngest-Signature"), now_s(app),
+                          &sig, why, sizeof(why)) == INNGEST_OK)
+            return 0;
+    }
+    struct request_state st = {.app = app, .req = req, .res = res, .kind = "error"};
+    int rc = add_sdk_headers(&st);
+    if (!rc)
+        rc = c->signing_key ? respond_unauthorized(&st, why) : respond_no_key(&st);
+    if (rc != INNGEST_OK)
+        respond_oom(&st);
+    if (app->observer)
+        app->observer(app->observer_user, st.kind, NULL, res->status, NULL);
+    return 1;
+}
+
 /* ---- entry point -------------------------------------------------------------------------- */
 
 int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
@@ -639,13 +709,8 @@ int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
         if (rc == INNGEST_OK)
             rc = inngest_http_response_set_header(res, "X-Inngest-Signature", sig);
     }
-    if (rc != INNGEST_OK) {
-        /* Only allocation failures get here: answer with a fixed body. */
-        static const char oom[] = "{\"message\":\"internal error: out of memory\"}";
-        res->status = 500;
-        inngest_http_response_set_body(res, oom, sizeof(oom) - 1);
-        st.kind = "error";
-    }
+    if (rc != INNGEST_OK)
+        respond_oom(&st); /* only allocation failures get here */
     if (app->observer)
         app->observer(app->observer_user, st.kind, st.slug, res->status,
                       st.first_op[0] ? st.first_op : NULL);

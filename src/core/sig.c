@@ -145,14 +145,15 @@ static int sig_param(const char *header, const char *name, char *out, size_t out
     return 0;
 }
 
-int ing_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
-                   const char *const keys[2], int *matched, char *why, size_t why_len) {
-    char t[24], s[80];
+int ing_sig_parse(const char *header, int64_t now_s, struct ing_sig_parsed *out, char *why,
+                  size_t why_len) {
+    char t[24];
     if (!header || !*header) {
         snprintf(why, why_len, "missing X-Inngest-Signature header");
         return INNGEST_ESIG;
     }
-    if (!sig_param(header, "t", t, sizeof(t)) || !sig_param(header, "s", s, sizeof(s))) {
+    if (!sig_param(header, "t", t, sizeof(t)) ||
+        !sig_param(header, "s", out->s, sizeof(out->s))) {
         snprintf(why, why_len, "malformed X-Inngest-Signature header");
         return INNGEST_ESIG;
     }
@@ -168,17 +169,34 @@ int ing_sig_verify(const char *header, const void *body, size_t len, int64_t now
                  ING_SIG_WINDOW_S);
         return INNGEST_ESIG;
     }
+    out->t = ts;
+    return INNGEST_OK;
+}
+
+int ing_sig_match(const struct ing_sig_parsed *sig, const void *body, size_t len,
+                  const char *const keys[2], int *matched) {
     for (int i = 0; i < 2; i++) {
         char want[65];
         if (!keys[i] || !*keys[i])
             continue;
-        if (ing_sig_compute(keys[i], body, len, ts, want) != INNGEST_OK)
+        if (ing_sig_compute(keys[i], body, len, sig->t, want) != INNGEST_OK)
             continue;
-        if (ing_ct_equal(want, s)) {
+        if (ing_ct_equal(want, sig->s)) {
             *matched = i;
             return INNGEST_OK;
         }
     }
+    return INNGEST_ESIG;
+}
+
+int ing_sig_verify(const char *header, const void *body, size_t len, int64_t now_s,
+                   const char *const keys[2], int *matched, char *why, size_t why_len) {
+    struct ing_sig_parsed sig;
+    int rc = ing_sig_parse(header, now_s, &sig, why, why_len);
+    if (rc)
+        return rc;
+    if (ing_sig_match(&sig, body, len, keys, matched) == INNGEST_OK)
+        return INNGEST_OK;
     snprintf(why, why_len, "signature does not match");
     return INNGEST_ESIG;
 }

@@ -25,8 +25,27 @@ int ing_sig_compute(const char *key, const void *body, size_t len, int64_t t, ch
 int ing_sig_header(const char *key, const void *body, size_t len, int64_t now_s,
                    char out[ING_SIG_HEADER_MAX]);
 
+/* A signature header that passed the cheap checks: its timestamp and its "s" value. */
+struct ing_sig_parsed {
+    int64_t t;
+    char s[80];
+};
+
 /*
- * Verifies `header` over the raw body bytes. Tries keys[0] then keys[1] (either may be
+ * The checks that need no body: the header is present, has "t" and "s", and t is within
+ * ING_SIG_WINDOW_S of now_s. Returns INNGEST_OK with `out` filled, or INNGEST_ESIG with a
+ * reason in `why`. Costs nothing per body byte, so it runs before a body is read.
+ */
+int ing_sig_parse(const char *header, int64_t now_s, struct ing_sig_parsed *out, char *why,
+                  size_t why_len);
+
+/* Compares a parsed signature with the HMAC of `body` under keys[0], then keys[1] (either
+ * may be NULL), in constant time. INNGEST_OK with *matched set, or INNGEST_ESIG. */
+int ing_sig_match(const struct ing_sig_parsed *sig, const void *body, size_t len,
+                  const char *const keys[2], int *matched);
+
+/*
+ * Verifies `header` over the raw body bytes (ing_sig_parse, then ing_sig_match). Tries keys[0] then keys[1] (either may be
  * NULL). On success returns INNGEST_OK and sets *matched to the index of the key that
  * verified. Otherwise returns INNGEST_ESIG with a reason in `why` (at least 96 bytes):
  * missing header, malformed header, expired or future timestamp, or mismatch.

@@ -161,7 +161,8 @@ static int header_ok(const char *s) {
  * caller's into `out`, ending with the blank line. `content_length` < 0 means chunked.
  * Header lines with CR or LF in them are dropped (no response splitting). */
 static int format_head(struct mg_connection *conn, int status, const inngest_header *headers,
-                       size_t count, long long content_length, struct ing_buf *out) {
+                       size_t count, long long content_length, int close,
+                       struct ing_buf *out) {
     char date[64];
     struct tm tm;
     time_t now = time(NULL);
@@ -185,14 +186,17 @@ static int format_head(struct mg_connection *conn, int status, const inngest_hea
         rc = ing_buf_appends(out, "Transfer-Encoding: chunked\r\n");
     if (!rc)
         rc = ing_buf_appendf(out, "Date: %s\r\nConnection: %s\r\n\r\n", date,
-                             keep_alive(conn) ? "keep-alive" : "close");
+                             !close && keep_alive(conn) ? "keep-alive" : "close");
     return rc;
 }
 
 /* Writes a complete response with Content-Length: status line, headers and body in one
  * buffer and one mg_write, so a small answer is one TCP segment (with TCP_NODELAY, each
- * write is a segment of its own). HEAD answers carry no body. */
-static void write_response(struct mg_connection *conn, const inngest_http_response *res) {
+ * write is a segment of its own). HEAD answers carry no body. `close`: the request body
+ * was left unread, so the connection ends after this answer (reading the rest of an
+ * unwanted body is what an attacker wants us to spend). */
+static void write_answer(struct mg_connection *conn, const inngest_http_response *res,
+                         int close) {
     int status = res->status ? res->status : 500;
     const char *method = mg_get_request_info(conn)->request_method;
     size_t body_len = method && !strcmp(method, "HEAD") ? 0 : res->body_len;
@@ -200,7 +204,7 @@ static void write_response(struct mg_connection *conn, const inngest_http_respon
     ing_buf_init(&out, 0);
     if (ing_buf_reserve(&out, 512 + body_len) ||
         format_head(conn, status, res->headers, res->header_count, (long long)res->body_len,
-                    &out) ||
+                    close, &out) ||
         ing_buf_append(&out, res->body, body_len)) {
         ing_buf_cleanup(&out);
         static const char oom[] = "HTTP/1.1 500 Internal Server Error\r\n"
@@ -208,16 +212,27 @@ static void write_response(struct mg_connection *conn, const inngest_http_respon
         mg_write(conn, oom, sizeof(oom) - 1);
         return;
     }
+    if (close)
+        mg_disable_connection_keep_alive(conn);
     mg_write(conn, out.data, out.len);
     ing_buf_cleanup(&out);
 }
 
-static void write_simple(struct mg_connection *conn, int status, const char *json) {
+static void write_response(struct mg_connection *conn, const inngest_http_response *res) {
+    write_answer(conn, res, 0);
+}
+
+static void write_simple_close(struct mg_connection *conn, int status, const char *json,
+                               int close) {
     inngest_http_response res = {.status = status};
     inngest_http_response_add_header(&res, "Content-Type", "application/json");
     inngest_http_response_set_body(&res, json, strlen(json));
-    write_response(conn, &res);
+    write_answer(conn, &res, close);
     inngest_http_response_cleanup(&res);
+}
+
+static void write_simple(struct mg_connection *conn, int status, const char *json) {
+    write_simple_close(conn, status, json, 0);
 }
 
 /* Reads the whole body, refusing more than `max` bytes. Returns INNGEST_OK,
@@ -229,6 +244,10 @@ static int read_body(struct mg_connection *conn, long long content_length, size_
         return INNGEST_ETOOBIG;
     if (content_length == 0)
         return INNGEST_OK;
+    /* A declared length is allocated once (growing by doubling would reserve up to twice
+     * the body); a chunked body grows, capped at `max` by the buffer. */
+    if (content_length > 0 && ing_buf_reserve(body, (size_t)content_length))
+        return INNGEST_ENOMEM;
     for (;;) {
         int n = mg_read(conn, chunk, sizeof(chunk));
         if (n == 0)
@@ -288,23 +307,38 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
         goto done;
     }
     req.url = target.data;
-    int rc = read_body(conn, ri->content_length, srv->max_body, &body);
+    inngest_http_response res = {0};
+    int is_serve = strcmp(path, srv->serve_path) == 0;
+    int rc = INNGEST_OK;
+    if (ri->content_length > 0 && (unsigned long long)ri->content_length > srv->max_body) {
+        rc = INNGEST_ETOOBIG; /* refused before a byte of it is read */
+    } else if (is_serve && inngest_app_precheck(srv->app, &req, &res)) {
+        /* Refused on its headers (cloud mode, bad signature): the body is never read. */
+        write_answer(conn, &res, ri->content_length != 0);
+        status = res.status;
+        inngest_http_response_cleanup(&res);
+        goto done;
+    }
+    if (!rc)
+        rc = read_body(conn, ri->content_length, srv->max_body, &body);
     if (rc == INNGEST_ETOOBIG) {
         char msg[128];
         snprintf(msg, sizeof(msg), "{\"message\":\"request body exceeds the limit of %zu bytes\"}",
                  srv->max_body);
-        write_simple(conn, status = 413, msg);
+        write_simple_close(conn, status = 413, msg, 1);
         goto done;
     }
     if (rc) {
-        write_simple(conn, status = 400, "{\"message\":\"could not read the request body\"}");
+        write_simple_close(conn, status = rc == INNGEST_ENOMEM ? 503 : 400,
+                           rc == INNGEST_ENOMEM ? "{\"message\":\"out of memory\"}"
+                                                : "{\"message\":\"could not read the request body\"}",
+                           1);
         goto done;
     }
     req.body = body.data;
     req.body_len = body.len;
 
-    inngest_http_response res = {0};
-    if (strcmp(path, srv->serve_path) == 0) {
+    if (is_serve) {
         inngest_app_handle(srv->app, &req, &res);
         write_response(conn, &res);
         status = res.status;
@@ -407,7 +441,7 @@ int inngest_stream_begin(inngest_stream *stream, int status, const inngest_heade
         return INNGEST_EINVAL;
     struct ing_buf head;
     ing_buf_init(&head, 0);
-    int rc = format_head(stream->conn, status, headers, header_count, -1, &head);
+    int rc = format_head(stream->conn, status, headers, header_count, -1, 0, &head);
     if (!rc && mg_write(stream->conn, head.data, head.len) <= 0)
         stream->broken = 1;
     ing_buf_cleanup(&head);

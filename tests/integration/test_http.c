@@ -276,3 +276,43 @@ TEST_CASE(bad_listen_address_is_refused) {
     }
     inngest_app_destroy(app);
 }
+
+/* Cloud mode over real HTTP: a call whose signature header is expired is refused on its
+ * headers, without the server reading the body (the client sends none of the 8 MiB it
+ * announces), and the connection is closed after the 401. */
+TEST_CASE(bad_signature_refused_before_the_body) {
+    inngest_error err;
+    CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
+    inngest_app_opts o = {.app_id = "it-app",
+                          .mode = INNGEST_MODE_CLOUD,
+                          .signing_key = "signkey-test-0011223344556677"};
+    inngest_app *app = inngest_app_create(&o, &err);
+    CHECK(app);
+    inngest_app_freeze(app);
+    inngest_server_opts so = {.host = "127.0.0.1", .port = 0};
+    inngest_server *srv = inngest_server_create(app, &so, &err);
+    CHECK_EQ_INT(inngest_server_start(srv, &err), INNGEST_OK);
+    int port = inngest_server_port(srv);
+    char req[512];
+    snprintf(req, sizeof(req),
+             "POST /api/inngest?fnId=it-app-x&stepId=step HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: application/json\r\nContent-Length: %d\r\n"
+             "X-Inngest-Signature: t=%lld&s=%064d\r\n\r\n[",
+             8 << 20, (long long)time(NULL) - 400, 0);
+    char *ans = testutil_raw_http(port, req, strlen(req), 0); /* reads until the close */
+    CHECK(!strncmp(ans, "HTTP/1.1 401", 12));
+    CHECK(strstr(ans, "signature timestamp outside"));
+    CHECK(strstr(ans, "\r\nConnection: close\r\n"));
+    free(ans);
+
+    /* A body over the limit is refused on its Content-Length, before the signature. */
+    snprintf(req, sizeof(req),
+             "POST /api/inngest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n",
+             (16 << 20) + 1);
+    ans = testutil_raw_http(port, req, strlen(req), 0);
+    CHECK(!strncmp(ans, "HTTP/1.1 413", 12));
+    free(ans);
+    inngest_server_destroy(srv);
+    inngest_app_destroy(app);
+    inngest_global_cleanup();
+}

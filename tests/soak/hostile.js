@@ -1,9 +1,48 @@
 // Hostile clients for tests/soak/hostile.sh: slowloris and idle connections against a
 // loopback host while a normal client probes it, or the probe alone. Prints one JSON line.
 //   node hostile.js PORT MODE SECONDS CONNS     MODE: baseline | slowloris | idle
+//   node hostile.js PORT amplify N BYTES SIG    N concurrent POSTs to /api/inngest of a
+//        BYTES-long body [[],[],...] (the costliest JSON per byte) with a bad signature:
+//        SIG "expired" (t 400 s old) or "fresh" (current t, wrong HMAC). Prints the
+//        statuses and how long the last answer took.
 "use strict";
 const net = require("net");
 const http = require("http");
+
+if (process.argv[3] === "amplify") {
+  const [n, bytes, sig] = [Number(process.argv[4]), Number(process.argv[5]), process.argv[6]];
+  const k = Math.max(1, Math.floor((bytes - 1) / 3));
+  const body = Buffer.alloc(k * 3 + 1);
+  body[0] = 0x5b; // "[", then "[]," k - 1 times, then "[]]"
+  body.fill("[],", 1);
+  body.write("[]]", body.length - 3);
+  const now = Math.floor(Date.now() / 1000);
+  const t = sig === "expired" ? now - 400 : now;
+  const header = `t=${t}&s=${"0".repeat(64)}`;
+  const t0 = Date.now();
+  const statuses = {};
+  let left = n;
+  for (let i = 0; i < n; i++) {
+    const req = http.request({ host: "127.0.0.1", port: Number(process.argv[2]), method: "POST",
+      path: "/api/inngest?fnId=x&stepId=step", agent: false,
+      headers: { "Content-Type": "application/json", "Content-Length": body.length,
+                 "X-Inngest-Signature": header } }, (res) => {
+      res.resume();
+      res.on("end", () => done(String(res.statusCode)));
+    });
+    req.on("error", (e) => done(e.code || "error"));
+    req.end(body);
+  }
+  function done(what) {
+    statuses[what] = (statuses[what] || 0) + 1;
+    if (--left === 0) {
+      console.log(JSON.stringify({ mode: "amplify", n, bytes: body.length, sig, statuses,
+                                   ms: Date.now() - t0 }));
+      process.exit(0);
+    }
+  }
+  return;
+}
 const [port, mode, seconds, conns] = [Number(process.argv[2]), process.argv[3],
   Number(process.argv[4]), Number(process.argv[5] || 0)];
 const sockets = [];

@@ -597,3 +597,117 @@ TEST_CASE(signature_over_canonical_form) {
     free(pretty);
     inngest_app_destroy(app);
 }
+
+/* Runs the body-less check, then the full handler with the body, and checks both answer
+ * alike when the precheck answers. Returns what the precheck returned. */
+static int precheck(inngest_app *app, const char *method, const char *url,
+                    const inngest_header *extra, size_t nextra, int *status) {
+    inngest_header h[8] = {{"Host", "127.0.0.1:13000"}};
+    size_t n = 1;
+    for (size_t i = 0; i < nextra; i++)
+        h[n++] = extra[i];
+    inngest_http_request req = {.method = method, .url = url, .headers = h, .header_count = n};
+    inngest_http_response pre = {0}, full;
+    int answered = inngest_app_precheck(app, &req, &pre);
+    *status = pre.status;
+    if (answered) {
+        call(app, method, url, CALL_BODY, extra, nextra, &full);
+        CHECK_EQ_INT(full.status, pre.status);
+        CHECK_EQ_INT((int)full.body_len, (int)pre.body_len);
+        CHECK(!memcmp(full.body, pre.body, pre.body_len));
+        CHECK_STR(inngest_http_response_header(&pre, "X-Inngest-SDK"),
+                  inngest_http_response_header(&full, "X-Inngest-SDK"));
+        inngest_http_response_cleanup(&full);
+    } else {
+        CHECK_EQ_INT(pre.status, 0);
+    }
+    inngest_http_response_cleanup(&pre);
+    return answered;
+}
+
+/* Cloud mode refuses a call on its signature header alone, before any body exists: missing,
+ * malformed and expired headers get the same 401 the full handler gives. */
+TEST_CASE(precheck_refuses_before_the_body) {
+    struct scripted t = {0};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
+    char sig[ING_SIG_HEADER_MAX];
+    inngest_header h[] = {{"X-Inngest-Signature", sig}, {"X-Inngest-Sync-Kind", "in_band"}};
+    int status;
+
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, NULL, 0, &status), 1);
+    CHECK_EQ_INT(status, 401);
+    CHECK_EQ_INT(precheck(app, "POST", "/api/inngest?probe=trust", NULL, 0, &status), 1);
+    CHECK_EQ_INT(status, 401);
+    snprintf(sig, sizeof(sig), "t=abc&s=zz");
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, h, 1, &status), 1);
+    CHECK_EQ_INT(status, 401);
+    snprintf(sig, sizeof(sig), "s=00");
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, h, 1, &status), 1);
+    sign(KEY, CALL_BODY, NOW_S - 400, sig);
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, h, 1, &status), 1);
+    CHECK_EQ_INT(status, 401);
+    sign(KEY, CALL_BODY, NOW_S + 400, sig);
+    CHECK_EQ_INT(precheck(app, "PUT", "/api/inngest", h, 2, &status), 1); /* in-band sync */
+    CHECK_EQ_INT(status, 401);
+
+    /* A header that could verify waits for the body; so do GET and out-of-band syncs. */
+    sign(KEY, "anything", NOW_S, sig);
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, h, 1, &status), 0);
+    CHECK_EQ_INT(precheck(app, "GET", "/api/inngest", NULL, 0, &status), 0);
+    CHECK_EQ_INT(precheck(app, "PUT", "/api/inngest", NULL, 0, &status), 0);
+    inngest_app_destroy(app);
+
+    app = make_app(INNGEST_MODE_DEV, &t, 0); /* dev mode checks nothing */
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, NULL, 0, &status), 0);
+    inngest_app_destroy(app);
+
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_CLOUD, .transport = &t.base,
+                          .getenv_fn = env_none};
+    app = inngest_app_create(&o, NULL);
+    inngest_app_freeze(app);
+    CHECK_EQ_INT(precheck(app, "POST", CALL_URL, NULL, 0, &status), 1); /* no key */
+    CHECK_EQ_INT(status, 500);
+    CHECK_EQ_INT(precheck(app, "PUT", "/api/inngest", NULL, 0, &status), 1);
+    CHECK_EQ_INT(status, 500);
+    inngest_app_destroy(app);
+}
+
+/* The canonical-form retry is for small bodies only: a re-encoded body above 1 MiB must
+ * verify over its raw bytes. */
+TEST_CASE(canonical_retry_only_for_small_bodies) {
+    struct scripted t = {.base = {.send = scripted_send}};
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_CLOUD, .transport = &t.base,
+                          .now_ms_fn = clock_ms, .getenv_fn = env_none, .signing_key = KEY,
+                          .max_body_bytes = 4u << 20};
+    inngest_app *app = inngest_app_create(&o, NULL);
+    inngest_function *f = inngest_function_create("echo", fn_echo, NULL);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/echo", NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_app_add_function(app, f), INNGEST_OK);
+    inngest_app_freeze(app);
+    static const size_t pads[] = {(1u << 20) - 4096, (1u << 20) + 4096};
+    for (int i = 0; i < 2; i++) {
+        json_t *parsed = testutil_json(CALL_BODY);
+        char *pad = malloc(pads[i]);
+        memset(pad, 'x', pads[i]);
+        json_object_set_new(json_object_get(json_object_get(parsed, "event"), "data"), "pad",
+                            json_stringn(pad, pads[i]));
+        free(pad);
+        char *canon = json_dumps(parsed, JSON_COMPACT | JSON_SORT_KEYS);
+        char *pretty = json_dumps(parsed, JSON_INDENT(1));
+        json_decref(parsed);
+        char sig[ING_SIG_HEADER_MAX];
+        inngest_header h = {"X-Inngest-Signature", sig};
+        inngest_http_response res;
+        sign(KEY, canon, NOW_S, sig);
+        call(app, "POST", CALL_URL, canon, &h, 1, &res);
+        CHECK_EQ_INT(res.status, 200); /* the raw bytes verify, whatever the size */
+        inngest_http_response_cleanup(&res);
+        call(app, "POST", CALL_URL, pretty, &h, 1, &res);
+        CHECK(strlen(pretty) > pads[i]);
+        CHECK_EQ_INT(res.status, strlen(pretty) <= (1u << 20) ? 200 : 401);
+        inngest_http_response_cleanup(&res);
+        free(canon);
+        free(pretty);
+    }
+    inngest_app_destroy(app);
+}
