@@ -64,6 +64,12 @@ typedef struct inngest_app_opts {
     /* Outbound HTTP; NULL means a libcurl transport owned by the app. When set, the
      * caller keeps ownership and must keep it alive until the app is destroyed. */
     inngest_transport *transport;
+    /* Checkpointing of step.run bodies for every function (see inngest/function.h); mode 0
+     * reads INNGEST_CHECKPOINTING (boolean, default on). */
+    inngest_checkpoint_opts checkpointing;
+    /* Waits between checkpoint retries; NULL means nanosleep. Tests pass their own. */
+    void (*sleep_ms_fn)(void *user, int64_t ms);
+    void *sleep_user;
 } inngest_app_opts;
 
 /* Creates an app. Returns NULL and fills `err` on bad configuration (for example an

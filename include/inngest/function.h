@@ -11,6 +11,8 @@
 #ifndef INNGEST_FUNCTION_H
 #define INNGEST_FUNCTION_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "inngest/error.h"
@@ -103,6 +105,31 @@ INNGEST_API int inngest_function_set_singleton(inngest_function *fn, const char 
  * this function, with one retry. Its handler receives that event. */
 INNGEST_API int inngest_function_set_on_failure(inngest_function *fn,
                                                 inngest_handler_fn on_failure);
+
+/*
+ * Checkpointing: how a call from the executor runs step.run bodies (see docs/api.md).
+ * With it on, one call runs every step.run it reaches one after another, saves each result
+ * through the Inngest API (POST {api}/v1/checkpoint/{run_id}/async) and answers once at the
+ * end; without it each step costs one call. The executor must allow it per call (it sends
+ * ctx.fn_id and ctx.qi_id, no stepId, no parallel planning); otherwise, and whenever the
+ * checkpoint API keeps failing, the call falls back to the classic one-step answer.
+ * Zero-initialise: every field at 0 takes the app's setting, then the default.
+ */
+typedef struct inngest_checkpoint_opts {
+    int mode;                /* 0 = inherit (app, then INNGEST_CHECKPOINTING, then on),
+                                1 = on, -1 = off */
+    int64_t max_runtime_ms;  /* after this long a call stops starting steps and asks the
+                                executor for a new call (DiscoveryRequest); 0 = inherit
+                                (default 10000), < 0 = no limit */
+    int buffered_steps;      /* step results per checkpoint call; 0 = inherit (default 1) */
+    int64_t max_interval_ms; /* flush a partial buffer once its oldest step is this old,
+                                checked after each step; 0 = inherit (default: never),
+                                < 0 = never */
+} inngest_checkpoint_opts;
+
+/* Per-function checkpointing; fields left at 0 inherit the app's options. */
+INNGEST_API int inngest_function_set_checkpointing(inngest_function *fn,
+                                                   const inngest_checkpoint_opts *opts);
 
 /* The local id. Borrowed, valid for the function's lifetime. */
 INNGEST_API const char *inngest_function_id(const inngest_function *fn);

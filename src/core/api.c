@@ -171,10 +171,8 @@ int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
     int rc = INNGEST_EHTTP;
     for (int attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
         inngest_http_response res = {0};
-        if (attempt) {
-            struct timespec ts = {0, (100L << (attempt - 1)) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        if (attempt)
+            ing_app_sleep_ms(app, 100LL << (attempt - 1));
         rc = transport_send(app, &req, &res, err);
         if (rc == INNGEST_OK && res.status >= 200 && res.status < 300) {
             json_t *j = json_loadb(res.body, res.body_len, 0, NULL);

@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/app.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,18 @@ static int64_t system_now_ms(void *user) {
 
 int64_t ing_app_now_ms(const inngest_app *app) {
     return app->now_ms_fn(app->now_user);
+}
+
+static void system_sleep_ms(void *user, int64_t ms) {
+    (void)user;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void ing_app_sleep_ms(const inngest_app *app, int64_t ms) {
+    if (ms > 0)
+        app->sleep_ms_fn(app->sleep_user, ms);
 }
 
 /* "Bearer <hashed key>" and the 12-character hash shown by introspection. */
@@ -58,6 +71,8 @@ inngest_app *ing_app_create(const inngest_app_opts *opts, ing_transport_factory 
         ing_sha256_hex(app->cfg.event_key, strlen(app->cfg.event_key), app->event_key_hash);
     app->now_ms_fn = opts && opts->now_ms_fn ? opts->now_ms_fn : system_now_ms;
     app->now_user = opts ? opts->now_user : NULL;
+    app->sleep_ms_fn = opts && opts->sleep_ms_fn ? opts->sleep_ms_fn : system_sleep_ms;
+    app->sleep_user = opts ? opts->sleep_user : NULL;
     if (opts && opts->transport) {
         app->transport = opts->transport;
     } else if (default_transport) {

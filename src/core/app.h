@@ -30,6 +30,8 @@ struct inngest_app {
     int owns_transport;
     int64_t (*now_ms_fn)(void *user);
     void *now_user;
+    void (*sleep_ms_fn)(void *user, int64_t ms);
+    void *sleep_user;
     inngest_observer_fn observer;
     void *observer_user;
     /* Precomputed from the keys, so no request ever re-hashes them. */
@@ -51,6 +53,8 @@ inngest_app *ing_app_create(const inngest_app_opts *opts, ing_transport_factory 
                             inngest_error *err);
 
 int64_t ing_app_now_ms(const inngest_app *app);
+/* Waits `ms` through the app's sleep function (nanosleep unless a test injected one). */
+void ing_app_sleep_ms(const inngest_app *app, int64_t ms);
 
 /* Finds a served config by composite id; NULL when unknown. The app must be frozen. */
 const struct ing_fn_entry *ing_app_find(const inngest_app *app, const char *slug);

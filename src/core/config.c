@@ -177,6 +177,29 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
         c->allow_in_band_sync = b;
     }
     c->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : ING_DEFAULT_MAX_BODY;
+
+    const inngest_checkpoint_opts *cp = &o->checkpointing;
+    if (cp->buffered_steps < 0) {
+        rc = inngest_error_set(err, INNGEST_ECONFIG, "checkpointing.buffered_steps is negative");
+        goto fail;
+    }
+    c->checkpoint = *cp;
+    if (!cp->mode) {
+        const char *v = env_get(o, "INNGEST_CHECKPOINTING");
+        int b = v ? ing_parse_bool(v) : 1;
+        if (b < 0) {
+            rc = inngest_error_set(err, INNGEST_ECONFIG,
+                                   "INNGEST_CHECKPOINTING must be true or false");
+            goto fail;
+        }
+        c->checkpoint.mode = b ? 1 : -1;
+    }
+    if (!c->checkpoint.max_runtime_ms)
+        c->checkpoint.max_runtime_ms = ING_DEFAULT_CHECKPOINT_MAX_RUNTIME_MS;
+    if (!c->checkpoint.buffered_steps)
+        c->checkpoint.buffered_steps = 1;
+    if (!c->checkpoint.max_interval_ms)
+        c->checkpoint.max_interval_ms = -1;
     ing_free(dev_url);
     ing_free(base);
     ing_free(api);

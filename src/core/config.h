@@ -30,7 +30,11 @@ struct ing_config {
     int allow_in_band_sync;
     size_t max_body_bytes;
     char *framework;
+    /* Checkpointing for every function, resolved: mode 1 or -1, the other fields set. */
+    inngest_checkpoint_opts checkpoint;
 };
+
+#define ING_DEFAULT_CHECKPOINT_MAX_RUNTIME_MS 10000
 
 /* Fills `cfg` from `opts` and the environment. On failure returns INNGEST_ECONFIG with a
  * message naming the variable, and leaves `cfg` empty. */

@@ -112,6 +112,14 @@ int inngest_function_add_cron_trigger(inngest_function *fn, const char *cron,
     return INNGEST_OK;
 }
 
+int inngest_function_set_checkpointing(inngest_function *fn,
+                                       const inngest_checkpoint_opts *opts) {
+    if (!fn || !opts || opts->mode < -1 || opts->mode > 1 || opts->buffered_steps < 0)
+        return INNGEST_EINVAL;
+    fn->checkpoint = *opts;
+    return INNGEST_OK;
+}
+
 int inngest_function_set_retries(inngest_function *fn, int retries) {
     if (retries < 0 || retries > 20)
         return INNGEST_EINVAL;

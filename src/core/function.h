@@ -24,6 +24,7 @@ struct inngest_function {
     json_t *concurrency; /* array of {"limit", "key"?, "scope"?} */
     json_t *cancel;      /* array of {"event", "if"?, "timeout"?} */
     json_t *options;     /* other function-level fields, already in wire form */
+    inngest_checkpoint_opts checkpoint; /* as set; zero fields inherit the app's */
 };
 
 /* Appends the register configs of `fn` (itself, then "<id>-failure" when it has an

@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/app.h"
+#include "core/checkpoint.h"
 #include "core/function.h"
 #include "core/http.h"
 #include "core/jcs.h"
@@ -411,6 +412,13 @@ static int handle_put(struct request_state *st, const char *path) {
     const char *sk = inngest_http_request_header(st->req, "X-Inngest-Sync-Kind");
     if (sk && !strcmp(sk, "in_band") && c->allow_in_band_sync)
         return sync_in_band(st);
+    /* An out-of-band sync needs no signature (the app registers itself), but when the
+     * server signed the PUT the answer is signed back, as the official SDKs sign every
+     * answer to a verified request. */
+    if (!c->dev && inngest_http_request_header(st->req, "X-Inngest-Signature")) {
+        char why[128];
+        (void)verify(st, why, sizeof(why));
+    }
     return sync_out_of_band(st, path);
 }
 
@@ -464,9 +472,64 @@ static int respond_step_not_found(struct request_state *st, struct inngest_ctx *
                                   (json_int_t)json_array_size(ctx->found_list)));
 }
 
+/* A checkpointing call whose function returned: the steps still buffered and the result
+ * as a RunComplete op, in one 206. Returns 1 when answered, 0 when the result is too big
+ * to answer so (the usual path reports that), or INNGEST_ENOMEM. */
+static int respond_run_complete(struct request_state *st, struct inngest_ctx *ctx,
+                                json_t *result) {
+    size_t len = 0;
+    char *text = ing_json_dumps(result ? result : json_null(), JSON_COMPACT | JSON_ENCODE_ANY,
+                                &len);
+    if (!text)
+        return INNGEST_ENOMEM;
+    ing_free(text);
+    if (len > ING_MAX_OUTPUT_BYTES)
+        return 0;
+    char hash[41];
+    ing_step_hash("complete", hash);
+    json_t *ops = json_copy(ctx->cp.buffer);
+    if (!ops || json_array_append_new(ops, json_pack("{s:s,s:s,s:O}", "op", "RunComplete", "id",
+                                                     hash, "data",
+                                                     result ? result : json_null()))) {
+        json_decref(ops);
+        return INNGEST_ENOMEM;
+    }
+    snprintf(st->first_op, sizeof(st->first_op), "RunComplete");
+    int rc = respond(st, 206, ops);
+    return rc ? rc : 1;
+}
+
 /* Turns the handler's outcome into the response. Steals `result`. */
 static int finish_call(struct request_state *st, struct inngest_ctx *ctx, int hrc,
                        json_t *result) {
+    if (ctx->cp.active && hrc == INNGEST_OK && !ctx->failed && json_array_size(ctx->ops) == 0) {
+        int rc = respond_run_complete(st, ctx, result);
+        if (rc != 0) {
+            json_decref(result);
+            return rc < 0 ? rc : INNGEST_OK;
+        }
+    }
+    if (ctx->cp.buffer && json_array_size(ctx->cp.buffer) > 0) {
+        /* Steps ran inline and are not saved yet: save them before answering anything
+         * else. If that fails they are the answer, as the classic protocol reports them. */
+        int rc = ing_cp_flush(ctx);
+        if (rc < 0) {
+            json_decref(result);
+            return rc;
+        }
+        if (rc == ING_CP_STALE) {
+            json_array_clear(ctx->ops);
+            ing_cp_fail_stale(ctx);
+        } else if (rc == ING_CP_FALLBACK) {
+            json_array_clear(ctx->ops);
+            ctx->ops_no_retry = -1;
+            ctx->ops_retry_after[0] = '\0';
+            if (json_array_extend(ctx->ops, ctx->cp.buffer)) {
+                json_decref(result);
+                return INNGEST_ENOMEM;
+            }
+        }
+    }
     if (json_array_size(ctx->ops) > 0) {
         /* Ops win: a step ran or must be scheduled, whatever the handler returned. */
         json_decref(result);
@@ -535,6 +598,12 @@ static int run_function(struct request_state *st, const struct ing_fn_entry *ent
     int rc = ing_ctx_init(&ctx, st->app, entry, call, target);
     if (rc)
         return rc;
+    rc = ing_cp_setup(&ctx, inngest_http_request_header(st->req, "X-Request-ID"),
+                      inngest_http_request_header(st->req, "X-Inngest-Generation-ID"));
+    if (rc) {
+        ing_ctx_cleanup(&ctx);
+        return rc;
+    }
     json_t *result = NULL;
     inngest_handler_fn fn = entry->failure ? entry->fn->on_failure : entry->fn->handler;
     int hrc = fn(&ctx, &result);

@@ -276,6 +276,10 @@ int ing_call_parse(const char *body, size_t len, struct ing_call *call, inngest_
         json_t *x;
         if ((x = json_object_get(ctx, "run_id")) && json_is_string(x))
             call->run_id = json_string_value(x);
+        if ((x = json_object_get(ctx, "fn_id")) && json_is_string(x) && json_string_length(x))
+            call->fn_id = json_string_value(x);
+        if ((x = json_object_get(ctx, "qi_id")) && json_is_string(x) && json_string_length(x))
+            call->qi_id = json_string_value(x);
         if ((x = json_object_get(ctx, "attempt")) && json_is_integer(x))
             call->attempt = (int)json_integer_value(x);
         if ((x = json_object_get(ctx, "max_attempts")) && json_is_integer(x))

@@ -20,6 +20,8 @@ struct ing_call {
     json_t *steps;  /* object: hashed id -> saved value */
     json_t *stack;  /* array of hashed ids (may be empty) */
     const char *run_id;
+    const char *fn_id; /* ctx.fn_id, the server's function UUID; NULL when absent */
+    const char *qi_id; /* ctx.qi_id, the queue item being run; NULL when absent */
     int attempt;
     int max_attempts; /* 0 when the request did not say */
     int disable_immediate_execution;

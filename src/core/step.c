@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/checkpoint.h"
 #include "core/function.h"
 #include "core/sig.h"
 #include "inngest/testing.h"
@@ -69,6 +70,7 @@ void ing_ctx_cleanup(struct inngest_ctx *ctx) {
     json_decref(ctx->used_ids);
     json_decref(ctx->ops);
     json_decref(ctx->found_list);
+    json_decref(ctx->cp.buffer);
     memset(ctx, 0, sizeof(*ctx));
 }
 
@@ -200,8 +202,10 @@ static int engine_fail(struct inngest_ctx *ctx, int code, const char *fmt, ...) 
     return code;
 }
 
-/* Runs a run-kind step now and records its StepRun / StepError / StepFailed op. */
-static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
+/* Runs a run-kind step's body and turns `f->op` into its StepRun, StepError or StepFailed
+ * op (with timing). Returns 1 when the body succeeded, 0 when it failed (the no-retry and
+ * Retry-After answers are noted for the 206), or INNGEST_ENOMEM. */
+static int run_body(struct inngest_ctx *ctx, struct ing_found *f) {
     inngest_error err;
     json_t *out = NULL, *op = f->op;
     inngest_error_clear(&err);
@@ -274,11 +278,88 @@ static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
             snprintf(ctx->ops_retry_after, sizeof(ctx->ops_retry_after), "%s", err.retry_after);
     }
     if (json_object_set_new(op, "timing", json_pack("{s:I,s:I}", "a", (json_int_t)t0, "b",
-                                                    (json_int_t)dur)) ||
-        json_array_append(ctx->ops, op))
+                                                    (json_int_t)dur)))
+        return INNGEST_ENOMEM;
+    return rc == INNGEST_OK;
+}
+
+/* Runs a run-kind step now and answers with its op: the classic protocol. */
+static int execute(struct inngest_ctx *ctx, struct ing_found *f) {
+    int rc = run_body(ctx, f);
+    if (rc < 0)
+        return rc;
+    if (json_array_append(ctx->ops, f->op))
         return INNGEST_ENOMEM;
     ctx->stopped = 1;
     return INNGEST_STEP_PENDING;
+}
+
+/* Saves the checkpoint buffer. Returns INNGEST_OK when saved; otherwise the call stops:
+ * after a 409 the run fails on this call only (another dispatch owns it), and when the
+ * API kept failing the buffered steps become the answer, as the classic protocol would
+ * have reported them. Then returns the status the step call hands back. */
+static int cp_flush_or_stop(struct inngest_ctx *ctx) {
+    int rc = ing_cp_flush(ctx);
+    if (rc == ING_CP_SAVED || rc < 0)
+        return rc;
+    ctx->stopped = 1;
+    if (rc == ING_CP_STALE)
+        return ing_cp_fail_stale(ctx);
+    ctx->ops_no_retry = -1; /* only saved steps are answered */
+    ctx->ops_retry_after[0] = '\0';
+    if (json_array_extend(ctx->ops, ctx->cp.buffer))
+        return INNGEST_ENOMEM;
+    json_array_clear(ctx->cp.buffer);
+    return INNGEST_STEP_PENDING;
+}
+
+/* Runs a run-kind step inline while checkpointing: its result is saved in this call's
+ * state and handed back at once, so the function goes on to its next step; the op joins
+ * the checkpoint buffer, which is sent when full or old enough. A failed step saves the
+ * buffer and is answered as usual. Past the maximum runtime the call ends instead, after
+ * saving the buffer, with a DiscoveryRequest: the executor makes a fresh call. */
+static int execute_inline(struct inngest_ctx *ctx, struct ing_found *f, json_t **out) {
+    struct ing_checkpoint *cp = &ctx->cp;
+    int rc;
+    if (ing_cp_runtime_over(ctx)) {
+        if ((rc = cp_flush_or_stop(ctx)) != INNGEST_OK)
+            return rc;
+        char id[64], hash[41];
+        snprintf(id, sizeof(id), "discovery-request-%lld",
+                 (long long)ing_app_now_ms(ctx->app));
+        ing_step_hash(id, hash);
+        if (json_array_append_new(ctx->ops, json_pack("{s:s,s:s}", "op", "DiscoveryRequest",
+                                                      "id", hash)))
+            return INNGEST_ENOMEM;
+        ctx->stopped = 1;
+        return INNGEST_STEP_PENDING;
+    }
+    rc = run_body(ctx, f);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        if ((rc = cp_flush_or_stop(ctx)) != INNGEST_OK)
+            return rc;
+        if (json_array_append(ctx->ops, f->op))
+            return INNGEST_ENOMEM;
+        ctx->stopped = 1;
+        return INNGEST_STEP_PENDING;
+    }
+    json_t *saved = json_pack("{s:O}", "data", json_object_get(f->op, "data"));
+    if (!saved || json_object_set_new(ctx->call->steps, f->hash, saved) ||
+        json_array_append(cp->buffer, f->op))
+        return INNGEST_ENOMEM;
+    int64_t now = ing_app_now_ms(ctx->app);
+    if (json_array_size(cp->buffer) == 1)
+        cp->buffered_since_ms = now;
+    cp->ran++;
+    if ((int)json_array_size(cp->buffer) >= cp->opts.buffered_steps ||
+        (cp->opts.max_interval_ms >= 0 && now - cp->buffered_since_ms >= cp->opts.max_interval_ms))
+        if ((rc = cp_flush_or_stop(ctx)) != INNGEST_OK)
+            return rc;
+    if (out)
+        *out = json_object_get(saved, "data");
+    return INNGEST_OK;
 }
 
 /* Reports a found step as its op: StepPlanned for run-kind steps, else the op itself. */
@@ -320,7 +401,6 @@ static int step_begin(struct inngest_ctx *ctx, const char *id, struct step_site 
         return INNGEST_STEP_PENDING;
     if ((rc = resolve_id(ctx, id, site->hash, &site->index)))
         return rc;
-    ctx->steps_seen++;
 
     json_t *saved = json_object_get(ctx->call->steps, site->hash);
     if (saved) {
@@ -343,8 +423,9 @@ static int step_begin(struct inngest_ctx *ctx, const char *id, struct step_site 
  * The second half, for a step without a saved result: runs, reports or parks it. Steals
  * `op` (the op as it would be reported; for run-kind steps a StepPlanned).
  */
-static int step_new(struct inngest_ctx *ctx, const char *id, const struct step_site *site,
-                    enum ing_step_kind kind, json_t *op, inngest_step_fn fn, void *arg) {
+static int step_new(struct inngest_ctx *ctx, const struct step_site *site,
+                    enum ing_step_kind kind, json_t *op, inngest_step_fn fn, void *arg,
+                    json_t **out) {
     const char *hash = site->hash;
     int rc;
     if (!op)
@@ -356,13 +437,8 @@ static int step_new(struct inngest_ctx *ctx, const char *id, const struct step_s
         return INNGEST_ENOMEM;
     }
 
-    /* A new step. */
-    if (json_object_size(ctx->call->steps) >= ING_MAX_STEPS) {
-        json_decref(op);
-        return engine_fail(ctx, INNGEST_ELIMIT,
-                           "the run has reached the limit of %d steps; step \"%s\" cannot run",
-                           ING_MAX_STEPS, id);
-    }
+    /* A new step. How many a run may have is the executor's to enforce: its limit is
+     * configurable and may be above the default 1000. */
     json_t *entry = json_pack("{s:s,s:O,s:O}", "id", hash, "name", json_object_get(op, "name"),
                               "displayName", json_object_get(op, "displayName"));
     if (!entry || json_array_append_new(ctx->found_list, entry)) {
@@ -396,7 +472,13 @@ static int step_new(struct inngest_ctx *ctx, const char *id, const struct step_s
         ctx->found[ctx->nfound++] = f;
         return INNGEST_STEP_PENDING;
     }
-    rc = kind == ING_KIND_RUN && immediate_allowed(ctx) ? execute(ctx, &f) : report(ctx, &f);
+    if (kind == ING_KIND_RUN && immediate_allowed(ctx))
+        /* On a retry the first step answers alone, as in the official SDK: the attempt
+         * counter belongs to the queue item, so the next call starts afresh. */
+        rc = ctx->cp.active && ctx->call->attempt == 0 ? execute_inline(ctx, &f, out)
+                                                       : execute(ctx, &f);
+    else
+        rc = report(ctx, &f);
     json_decref(op);
     return rc;
 }
@@ -412,7 +494,7 @@ static int step(struct inngest_ctx *ctx, const char *id, enum ing_step_kind kind
         json_decref(op);
         return rc;
     }
-    return step_new(ctx, id, &site, kind, op, fn, arg);
+    return step_new(ctx, &site, kind, op, fn, arg, out);
 }
 
 void inngest_parallel_begin(inngest_ctx *ctx) {
@@ -448,7 +530,7 @@ int inngest_step_run_named(inngest_ctx *ctx, const char *id, const char *name, i
     if (rc != STEP_NEW)
         return rc;
     json_t *op = op_new("", "StepPlanned", id, NULL, name && *name ? name : id, id, 0);
-    return step_new(ctx, id, &site, ING_KIND_RUN, op, fn, arg);
+    return step_new(ctx, &site, ING_KIND_RUN, op, fn, arg, out);
 }
 
 int inngest_step_run(inngest_ctx *ctx, const char *id, inngest_step_fn fn, void *arg,
@@ -462,7 +544,7 @@ static int sleep_op(inngest_ctx *ctx, const char *id, const char *when) {
     if (rc != STEP_NEW)
         return rc;
     json_t *op = op_new("", "Sleep", when, json_pack("{s:s}", "duration", when), id, id, 0);
-    return step_new(ctx, id, &site, ING_KIND_SLEEP, op, NULL, NULL);
+    return step_new(ctx, &site, ING_KIND_SLEEP, op, NULL, NULL, NULL);
 }
 
 int inngest_step_sleep(inngest_ctx *ctx, const char *id, const char *duration) {

@@ -16,7 +16,6 @@
 #include "core/proto.h"
 #include "inngest/step.h"
 
-#define ING_MAX_STEPS        1000
 #define ING_MAX_OUTPUT_BYTES (4u * 1024u * 1024u)
 
 enum ing_step_kind {
@@ -45,7 +44,6 @@ struct inngest_ctx {
 
     json_t *id_counts; /* user id -> times seen, for "id:n" de-duplication */
     json_t *used_ids;  /* final ids already taken */
-    int steps_seen;
 
     struct ing_found *found; /* new steps of the current parallel group */
     size_t nfound, found_cap;
@@ -62,6 +60,17 @@ struct inngest_ctx {
     int failed;         /* inngest_ctx_fail() was called */
     inngest_error fail;
     json_t *step_error; /* last saved step error handed to the function (borrowed) */
+
+    struct ing_checkpoint {
+        int active;                   /* this call runs step.run bodies inline */
+        inngest_checkpoint_opts opts; /* resolved: every field set */
+        int64_t started_ms;           /* when the call began, by the app's clock */
+        int64_t buffered_since_ms;    /* when the oldest buffered step finished */
+        json_t *buffer;               /* StepRun ops run but not saved yet */
+        int ran;                      /* steps this call ran inline */
+        const char *request_id;       /* the executor's x-request-id, or NULL */
+        int64_t generation_id;        /* x-inngest-generation-id, -1 when absent */
+    } cp;
 };
 
 /* Prepares a context; `call` and `entry` are borrowed for the context's lifetime. */

@@ -72,6 +72,8 @@ function appEnv(mode, emuUrl, aiUrl) {
         OPENAI_BASE_URL: `${aiUrl}/v1`,
         OPENAI_API_KEY: "sk-test-conformance",
         HOST: "127.0.0.1",
+        // Both apps on the classic protocol until the emulator serves the checkpoint API.
+        INNGEST_CHECKPOINTING: "false",
     });
     if (mode === "dev") env.INNGEST_DEV = emuUrl;
     else Object.assign(env, { INNGEST_SIGNING_KEY: SIGNING_KEY, INNGEST_BASE_URL: emuUrl });

@@ -303,6 +303,38 @@ TEST_CASE(cloud_without_key_refuses) {
     inngest_app_destroy(app);
 }
 
+/* A signed out-of-band PUT gets a signed answer (the official SDK signs every answer to a
+ * verified request); an unsigned one, or one whose signature does not verify, still syncs
+ * and is answered unsigned. */
+TEST_CASE(sync_out_of_band_cloud_signed_answer) {
+    struct scripted t = {.statuses = {200, 200, 200},
+                         .bodies = {"{\"modified\":true}", "{\"modified\":true}",
+                                    "{\"modified\":true}"}};
+    inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
+    const char *body = "{\"url\":\"http://127.0.0.1:13000/api/inngest\"}";
+    char sig[ING_SIG_HEADER_MAX];
+    sign(KEY, body, NOW_S, sig);
+    inngest_header h = {"X-Inngest-Signature", sig};
+    inngest_http_response res;
+    call(app, "PUT", "/api/inngest", body, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    check_signed(&res, KEY);
+    inngest_http_response_cleanup(&res);
+
+    call(app, "PUT", "/api/inngest", body, NULL, 0, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK(!inngest_http_response_header(&res, "X-Inngest-Signature"));
+    inngest_http_response_cleanup(&res);
+
+    sign(KEY_FB, body, NOW_S, sig);
+    call(app, "PUT", "/api/inngest", body, &h, 1, &res);
+    CHECK_EQ_INT(res.status, 200);
+    CHECK(!inngest_http_response_header(&res, "X-Inngest-Signature"));
+    inngest_http_response_cleanup(&res);
+    CHECK_EQ_INT(t.calls, 3);
+    inngest_app_destroy(app);
+}
+
 TEST_CASE(sync_in_band) {
     struct scripted t = {0};
     inngest_app *app = make_app(INNGEST_MODE_CLOUD, &t, 0);
