@@ -126,6 +126,8 @@ INNGEST_API int inngest_app_is_dev(const inngest_app *app);
 INNGEST_API int inngest_app_has_signing_key(const inngest_app *app);
 INNGEST_API const char *inngest_app_api_base_url(const inngest_app *app);
 INNGEST_API const char *inngest_app_event_api_base_url(const inngest_app *app);
+/* INNGEST_SERVE_ORIGIN (or the option), normalised; NULL when not configured. */
+INNGEST_API const char *inngest_app_serve_origin(const inngest_app *app);
 INNGEST_API inngest_transport *inngest_app_transport(const inngest_app *app);
 /* Number of function configs sent on sync (onFailure handlers count as their own). */
 INNGEST_API size_t inngest_app_function_count(const inngest_app *app);

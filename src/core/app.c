@@ -179,6 +179,10 @@ int inngest_app_has_signing_key(const inngest_app *app) {
     return app->cfg.signing_key != NULL;
 }
 
+const char *inngest_app_serve_origin(const inngest_app *app) {
+    return app->cfg.serve_origin;
+}
+
 const char *inngest_app_api_base_url(const inngest_app *app) {
     return app->cfg.api_base_url;
 }

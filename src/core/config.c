@@ -4,6 +4,7 @@
 
 #include "core/alloc.h"
 #include "core/config.h"
+#include "core/sig.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -102,6 +103,26 @@ static int pick_url(const inngest_app_opts *o, const char *opt, const char *var,
     return INNGEST_OK;
 }
 
+/* A signing key is "signkey-<env>-" and an even number of hex digits; anything else (an
+ * unset template variable leaves "signkey-prod-") would sign with an empty or wrong key. */
+static int check_signing_key(const char *key, const char *var, inngest_error *err) {
+    if (!key)
+        return INNGEST_OK;
+    const char *hex = key + ing_sig_prefix_len(key);
+    size_t n = strlen(hex);
+    int ok = n > 0 && n % 2 == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isxdigit((unsigned char)hex[i]);
+    if (ok)
+        return INNGEST_OK;
+    return inngest_error_set(err, INNGEST_ECONFIG,
+                             "%s must be signkey-<env>- followed by the key's hex digits; the "
+                             "value set has %s",
+                             var,
+                             n == 0 ? "nothing after the prefix"
+                                    : "characters that are not hex digits, or an odd count");
+}
+
 int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_error *err) {
     static const inngest_app_opts none;
     const inngest_app_opts *o = opts ? opts : &none;
@@ -120,10 +141,16 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
             if (b >= 0) {
                 c->dev = b;
             } else {
-                dev_url = normalize_url(d);
+                /* Only a URL with its scheme: "no" or "off" must not become http://no
+                 * and quietly turn signature checks off. */
+                dev_url = strstr(d, "://") ? normalize_url(d) : NULL;
                 if (!dev_url) {
                     rc = inngest_error_set(err, INNGEST_ECONFIG,
-                                           "INNGEST_DEV must be true, false, 1, 0 or a URL");
+                                           "INNGEST_DEV must be true, false, 1, 0 or the dev "
+                                           "server's URL with its scheme (e.g. "
+                                           "http://localhost:8288); \"%.40s\" is none of "
+                                           "these",
+                                           d);
                     goto fail;
                 }
                 c->dev = 1;
@@ -142,6 +169,9 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
         (rc = pick_url(o, o->base_url, "INNGEST_BASE_URL", &base, err)) ||
         (rc = pick_url(o, o->api_base_url, "INNGEST_API_BASE_URL", &api, err)) ||
         (rc = pick_url(o, o->event_api_base_url, "INNGEST_EVENT_API_BASE_URL", &evapi, err)))
+        goto fail;
+    if ((rc = check_signing_key(c->signing_key, "INNGEST_SIGNING_KEY", err)) ||
+        (rc = check_signing_key(c->signing_key_fallback, "INNGEST_SIGNING_KEY_FALLBACK", err)))
         goto fail;
     if (!c->app_id && !(c->app_id = ing_strdup(ING_DEFAULT_APP_ID))) {
         rc = INNGEST_ENOMEM;

@@ -161,6 +161,24 @@ static void print_startup(const inngest_app *app, const struct host_args *a, int
     fprintf(stderr, "inngest-host %s listening on %s (%s mode, %zu functions)\n",
             INNGEST_VERSION, url, inngest_app_is_dev(app) ? "dev" : "cloud",
             inngest_app_function_count(app));
+    /* Which of two settings that disagree wins, and what cloud mode without a public
+     * origin does, said at start rather than discovered later. */
+    const char *dev_env = getenv("INNGEST_DEV");
+    if (getenv("INNGEST_SIGNING_KEY") && *getenv("INNGEST_SIGNING_KEY") &&
+        (a->dev || (dev_env && *dev_env)))
+        log_msg(inngest_app_is_dev(app) ? LOG_WARN : LOG_INFO,
+                inngest_app_is_dev(app)
+                    ? "%s and INNGEST_SIGNING_KEY are both set: dev mode wins, so requests to "
+                      "%s are NOT verified; unset %s to verify them"
+                    : "%s and INNGEST_SIGNING_KEY are both set: INNGEST_DEV is false, so cloud "
+                      "mode wins and requests to %s are verified with the signing key%s",
+                a->dev ? "--dev" : "INNGEST_DEV", a->path,
+                inngest_app_is_dev(app) ? (a->dev ? "--dev" : "INNGEST_DEV") : "");
+    if (!inngest_app_is_dev(app) && !inngest_app_serve_origin(app))
+        log_msg(LOG_WARN, "cloud mode without INNGEST_SERVE_ORIGIN: a sync registers the URL "
+                          "built from the request's Host and X-Forwarded-Proto headers; set "
+                          "INNGEST_SERVE_ORIGIN to this app's public origin (e.g. "
+                          "https://app.example.com)");
     if (inngest_app_is_dev(app))
         fprintf(stderr, "  run the dev server beside it: npx inngest-cli@latest dev -u %s\n", url);
     else if (!inngest_app_has_signing_key(app))

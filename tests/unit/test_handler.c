@@ -423,7 +423,7 @@ TEST_CASE(config_from_environment) {
     CHECK_STR(c.event_api_base_url, "https://inn.gs");
     ing_config_cleanup(&c);
 
-    static const char *const dev_url[] = {"INNGEST_DEV", "127.0.0.1:9999/", NULL};
+    static const char *const dev_url[] = {"INNGEST_DEV", "http://127.0.0.1:9999/", NULL};
     CHECK_EQ_INT(load(dev_url, &c), INNGEST_OK);
     CHECK_EQ_INT(c.dev, 1);
     CHECK_STR(c.api_base_url, "http://127.0.0.1:9999");
@@ -453,6 +453,40 @@ TEST_CASE(config_from_environment) {
                                          {"INNGEST_SERVE_PATH", "no-slash", NULL}};
     for (size_t i = 0; i < 4; i++)
         CHECK_EQ_INT(load(bad[i], &c), INNGEST_ECONFIG);
+}
+
+/* Values that used to switch checks off quietly now stop the app with a message naming
+ * the variable: INNGEST_DEV that is neither a boolean nor a URL with a scheme, and signing
+ * keys with no hex digits after the prefix. */
+TEST_CASE(config_is_strict) {
+    struct ing_config c;
+    static const char *const bad[][3] = {
+        {"INNGEST_DEV", "no", NULL},           {"INNGEST_DEV", "off", NULL},
+        {"INNGEST_DEV", "yes", NULL},          {"INNGEST_DEV", "127.0.0.1:9999", NULL},
+        {"INNGEST_DEV", "localhost", NULL},    {"INNGEST_SIGNING_KEY", "signkey-prod-", NULL},
+        {"INNGEST_SIGNING_KEY", "signkey-test-xyz", NULL},
+        {"INNGEST_SIGNING_KEY", "signkey-test-abc", NULL},
+        {"INNGEST_SIGNING_KEY_FALLBACK", "signkey-branch-", NULL},
+        {"INNGEST_SIGNING_KEY", "signkey-prod-${KEY}", NULL}};
+    static const char *const names[] = {"INNGEST_DEV", "INNGEST_SIGNING_KEY"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        inngest_error err;
+        inngest_error_clear(&err);
+        env_table = bad[i];
+        inngest_app_opts o = {.getenv_fn = env_lookup};
+        CHECK_EQ_INT(ing_config_load(&c, &o, &err), INNGEST_ECONFIG);
+        CHECK(strstr(err.message, names[i < 5 ? 0 : 1]));
+        CHECK(!strstr(err.message, "${KEY}")); /* a key's text is never echoed */
+    }
+    static const char *const good[][5] = {
+        {"INNGEST_DEV", "https://dev.internal:8288", NULL},
+        {"INNGEST_SIGNING_KEY", "signkey-prod-00ff", "INNGEST_SIGNING_KEY_FALLBACK",
+         "signkey-branch-abcdef0123456789", NULL},
+        {"INNGEST_SIGNING_KEY", "00ff", NULL}};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK_EQ_INT(load(good[i], &c), INNGEST_OK);
+        ing_config_cleanup(&c);
+    }
 }
 
 /* The register payload of a fully configured function equals the official SDK's for the
