@@ -7,8 +7,8 @@
  *   chunk            the same chunker as inngest_rag_ingest_document(); notes whether the
  *                    store already has this content for the key
  *   embed-batch…     one step per batch of chunks: embed and stage the vectors in the store
- *   store            load the staged vectors (embedding any that are missing) and put the
- *                    document in one transaction
+ *   store            inngest_rag_store_put_staged(): the staged vectors (embedding any
+ *                    that are missing) and the document, in one transaction
  *
  * The stored result is the one inngest_rag_ingest_document() gives for the same document:
  * same chunks, same vectors (the embedder sees the same batches), same title and hash.
@@ -67,6 +67,16 @@ static struct document document_of(json_t *data) {
     d.text = json_string_value(text);
     d.text_len = json_string_length(text);
     return d;
+}
+
+/* The store's view of a document (borrowing from `d`). */
+static inngest_rag_document rag_document_of(const struct document *d, const char *metadata) {
+    return (inngest_rag_document){.key = d->key,
+                                  .source = d->source,
+                                  .title = d->title,
+                                  .text = d->text,
+                                  .text_len = d->text_len,
+                                  .metadata = metadata};
 }
 
 /* Fills `err` for a store or embedder failure: a mismatch cannot be retried away. */
@@ -147,12 +157,15 @@ static int chunk_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *
     if (!rc)
         rc = store_error(
             inngest_rag_store_check(env->store, env->embedder->id, env->embedder->dim, err), err);
+    inngest_rag_document doc = rag_document_of(&d, NULL);
+    inngest_rag_presence presence;
+    if (!rc)
+        rc = inngest_rag_store_presence(env->store, &doc, &presence, err);
     if (rc)
         goto cleanup;
-    char hash[17], have[17];
+    char hash[17];
     inngest_rag_content_hash(d.text, d.text_len, hash);
-    int existed = inngest_rag_store_doc_hash(env->store, d.key, have) == INNGEST_OK;
-    int unchanged = existed && !strcmp(have, hash);
+    int existed = presence != INNGEST_RAG_ABSENT, unchanged = presence == INNGEST_RAG_CURRENT;
     if ((rc = inngest_rag_chunk_text(d.text, d.text_len, NULL, &chunks, &n, err)))
         goto cleanup;
     if (!(list = json_array())) {
@@ -224,9 +237,10 @@ static int embed_batch_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_e
         idx[i] = a->first + i;
     if ((rc = embed_chunks(e, &in.d, in.chunks, idx, a->count, vecs, err)))
         goto cleanup;
-    rc = store_error(inngest_rag_store_stage(env->store, in.d.key, in.hash, a->first, a->count,
-                                             vecs, e->id, e->dim, err),
-                     err);
+    inngest_rag_document doc = rag_document_of(&in.d, NULL);
+    rc = store_error(
+        inngest_rag_store_stage(env->store, &doc, a->first, a->count, vecs, e->id, e->dim, err),
+        err);
     if (rc)
         goto cleanup;
     *out = json_pack("{s:I,s:I}", "first", (json_int_t)a->first, "count", (json_int_t)a->count);
@@ -239,89 +253,39 @@ cleanup:
     return rc;
 }
 
-static const char *status_name(int status) {
-    return status == INNGEST_RAG_ADDED      ? "added"
-           : status == INNGEST_RAG_REPLACED ? "replaced"
-                                            : "unchanged";
-}
-
 static int store_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *err) {
     const struct chat_env *env = inngest_ctx_userdata(ctx);
     const struct batch_args *a = arg;
-    inngest_rag_embedder *e = env->embedder;
     struct step_input in = {0};
-    size_t *missing = NULL;
-    float *vecs = NULL, *fresh = NULL;
-    unsigned char *have = NULL;
     char *metadata = NULL;
-    int status = INNGEST_RAG_UNCHANGED;
+    inngest_rag_status status = INNGEST_RAG_UNCHANGED;
     int rc = step_input_load(env, a, &in, err);
     if (rc)
         goto cleanup;
-    const struct document *d = &in.d;
-    const char *hash = in.hash;
-    size_t n = in.n;
-    char now[17];
-    if (inngest_rag_store_doc_hash(env->store, d->key, now) == INNGEST_OK && !strcmp(now, hash)) {
-        /* Either it was unchanged from the start, or an earlier attempt of this step put
-         * it and failed before its result was saved. */
-        if (!json_is_true(json_object_get(a->chunked, "unchanged")))
-            status = json_is_true(json_object_get(a->chunked, "existed")) ? INNGEST_RAG_REPLACED
-                                                                          : INNGEST_RAG_ADDED;
-        goto answer;
-    }
-    vecs = malloc((n ? n : 1) * (size_t)e->dim * sizeof(float));
-    have = malloc(n ? n : 1);
-    missing = malloc((n ? n : 1) * sizeof(*missing));
-    if (!vecs || !have || !missing) {
-        rc = chat_oom(err);
-        goto cleanup;
-    }
-    if (n && (rc = inngest_rag_store_load_staged(env->store, d->key, hash, 0, n, e->dim, vecs, have,
-                                                 err)))
-        goto cleanup;
-    size_t nmissing = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!have[i])
-            missing[nmissing++] = i;
-    if (nmissing) {
-        if (!(fresh = malloc(nmissing * (size_t)e->dim * sizeof(float)))) {
-            rc = chat_oom(err);
-            goto cleanup;
-        }
-        if ((rc = embed_chunks(e, d, in.chunks, missing, nmissing, fresh, err)))
-            goto cleanup;
-        for (size_t i = 0; i < nmissing; i++)
-            memcpy(vecs + missing[i] * (size_t)e->dim, fresh + i * (size_t)e->dim,
-                   (size_t)e->dim * sizeof(float));
-    }
     json_t *meta = json_object_get(a->data, "metadata");
     if (json_is_object(meta) && !(metadata = json_dumps(meta, JSON_COMPACT))) {
         rc = chat_oom(err);
         goto cleanup;
     }
-    inngest_rag_document doc = {.key = d->key,
-                                .source = d->source,
-                                .title = d->title,
-                                .text = d->text,
-                                .text_len = d->text_len,
-                                .metadata = metadata};
-    rc = store_error(
-        inngest_rag_store_put(env->store, &doc, in.chunks, n, vecs, e->id, e->dim, &status, err),
-        err);
+    /* Staged vectors are used, missing ones embedded; nothing is written when the store
+     * holds this content already. */
+    inngest_rag_document doc = rag_document_of(&in.d, metadata);
+    rc = store_error(inngest_rag_store_put_staged(env->store, env->embedder, &doc, in.chunks, in.n,
+                                                  &status, err),
+                     err);
     if (rc)
         goto cleanup;
-answer:
-    *out = json_pack("{s:s,s:s,s:I}", "key", d->key, "status", status_name(status), "chunks",
-                     (json_int_t)n);
+    /* Unchanged now but not at the chunk step: an earlier attempt of this step put it and
+     * failed before its result was saved. */
+    if (status == INNGEST_RAG_UNCHANGED && !json_is_true(json_object_get(a->chunked, "unchanged")))
+        status = json_is_true(json_object_get(a->chunked, "existed")) ? INNGEST_RAG_REPLACED
+                                                                      : INNGEST_RAG_ADDED;
+    *out = json_pack("{s:s,s:s,s:I}", "key", in.d.key, "status", inngest_rag_status_name(status),
+                     "chunks", (json_int_t)in.n);
     if (!*out)
         rc = chat_oom(err);
 cleanup:
     free(metadata);
-    free(fresh);
-    free(missing);
-    free(have);
-    free(vecs);
     free(in.chunks);
     return rc;
 }

@@ -3,13 +3,15 @@
  * Retrieval-augmented generation: a durable local store of document chunks with their
  * embeddings, a chunker, embedders, and hybrid (vector + keyword) search.
  *
- * The store is one SQLite file in WAL mode: documents, chunks, float32 vectors, int8
- * codes and an FTS5 (BM25) index, written in one transaction per document, so a document
- * whose put returned INNGEST_OK survives a crash (kill -9) at any later moment. On open
- * every vector's int8 codes (one scale per vector) are loaded into memory; a query scans
- * them all (exact top-k, SIMD), then rescores the best candidates with the float32
- * vectors. Keyword search is FTS5's BM25; hybrid search fuses both rankings with
- * reciprocal rank fusion, so exact names and error codes are found as well as meaning.
+ * A store keeps documents, chunks, float32 vectors and int8 codes in a backend named by a
+ * URI ("sqlite:PATH", or a plain path: one SQLite file; see docs/rag.md for the backends
+ * and their options), one transaction per document, so a document whose put returned
+ * INNGEST_OK survives a crash (kill -9) at any later moment. On create every vector's int8
+ * codes (one scale per vector) are loaded into memory; a query scans them all (exact
+ * top-k, SIMD), then rescores the best candidates with the float32 vectors. Keyword
+ * search is the backend's full-text ranking (BM25 for SQLite); hybrid search fuses both
+ * rankings with reciprocal rank fusion, so exact names and error codes are found as well
+ * as meaning.
  *
  * A store records the embedder (id and dimension) that built it and refuses vectors from
  * another one with INNGEST_EMISMATCH: vectors of two models do not share a space.
@@ -78,12 +80,14 @@ INNGEST_API void inngest_rag_embedder_destroy(inngest_rag_embedder *e);
 
 /* ---- chunking --------------------------------------------------------------------------- */
 
-#define INNGEST_RAG_CHUNK_CHARS 1000
-#define INNGEST_RAG_CHUNK_OVERLAP 200
+#define INNGEST_RAG_CHUNK_BYTES 1000
+#define INNGEST_RAG_CHUNK_OVERLAP_BYTES 200
 
+/* Chunking options: a zeroed struct (or NULL) means the defaults. Sizes are in bytes of
+ * UTF-8 text, not characters. */
 typedef struct inngest_rag_chunk_opts {
-    size_t max_chars;     /* target (and maximum) bytes per chunk; 0 = 1000 */
-    size_t overlap_chars; /* bytes repeated from the previous chunk; 0 = 200; at most half */
+    size_t max_bytes;     /* target (and maximum) bytes per chunk; 0 = 1000; at least 16 */
+    size_t overlap_bytes; /* bytes repeated from the previous chunk; 0 = 200; at most half */
 } inngest_rag_chunk_opts;
 
 typedef struct inngest_rag_chunk {
@@ -102,23 +106,33 @@ INNGEST_API int inngest_rag_chunk_text(const char *text, size_t len,
 
 typedef struct inngest_rag_store inngest_rag_store;
 
+/* inngest_rag_store_opts.rescore: rank by the int8 scores alone. */
+#define INNGEST_RAG_RESCORE_OFF (-1)
+
+/* Options of a store. A zeroed struct (or NULL) means every default; 0 is each field's
+ * default. What belongs to one backend (SQLite's synchronous mode...) is in its URI. */
 typedef struct inngest_rag_store_opts {
-    /* 0: synchronous=FULL, every acknowledged document is on disk (survives power loss).
-     * 1: synchronous=NORMAL, faster; survives a process crash, may lose the last
-     *    documents on power loss. */
-    int fast_sync;
-    int threads;   /* scan threads per query; 0 = INNGEST_RAG_THREADS or the CPU count */
-    int rescore;   /* float32 rescoring candidates; 0 = max(5k, 50); -1 = none */
+    int threads; /* scan threads per query; 0 = INNGEST_RAG_THREADS or the CPU count */
+    int rescore; /* float32 rescoring candidates; 0 = max(5k, 50); INNGEST_RAG_RESCORE_OFF */
 } inngest_rag_store_opts;
 
-/* Opens (creating when absent) the store at `path`. Returns NULL and fills `err` when the
- * file cannot be opened, is not a store, or is from a newer schema. */
-INNGEST_API inngest_rag_store *inngest_rag_store_open(const char *path,
-                                                      const inngest_rag_store_opts *opts,
-                                                      inngest_error *err);
+/*
+ * Opens the store `uri` names, creating it when absent:
+ *   sqlite:PATH[?synchronous=full|normal]   a SQLite file (WAL mode); synchronous=full (the
+ *                                           default) makes every acknowledged document
+ *                                           survive power loss, normal is faster and
+ *                                           survives a process crash
+ *   PATH                                    the same file, without parameters
+ * Any other "scheme://" is INNGEST_EINVAL when this build has no backend for it. Returns
+ * NULL and fills `err` when the store cannot be opened, is not a store, or has a newer
+ * schema. Release it with inngest_rag_store_destroy().
+ */
+INNGEST_API inngest_rag_store *inngest_rag_store_create(const char *uri,
+                                                        const inngest_rag_store_opts *opts,
+                                                        inngest_error *err);
 
 /* Closes the store. NULL is a no-op. */
-INNGEST_API void inngest_rag_store_close(inngest_rag_store *s);
+INNGEST_API void inngest_rag_store_destroy(inngest_rag_store *s);
 
 typedef struct inngest_rag_store_info {
     char embedder_id[128]; /* "" while the store is empty and unbound */
@@ -126,9 +140,13 @@ typedef struct inngest_rag_store_info {
     size_t documents;
     size_t chunks;
     const char *kernel;    /* the scan kernel in use: "avx512vnni", "avx2" or "scalar" */
+    const char *backend;   /* "sqlite" */
 } inngest_rag_store_info;
 
-INNGEST_API void inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_store_info *out);
+/* Fills `out` (zeroed first). The counts come from the backend, so this can fail
+ * (INNGEST_EIO); the other fields are filled even then. */
+INNGEST_API int inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_store_info *out,
+                                           inngest_error *err);
 
 /* INNGEST_OK when vectors of (`embedder_id`, `dim`) may be added to or searched in the
  * store; INNGEST_EMISMATCH with a message naming both embedders otherwise. An unbound
@@ -145,10 +163,16 @@ typedef struct inngest_rag_document {
     const char *metadata; /* optional JSON text, stored as is */
 } inngest_rag_document;
 
-/* What a put did. */
-#define INNGEST_RAG_ADDED 1
-#define INNGEST_RAG_REPLACED 2
-#define INNGEST_RAG_UNCHANGED 3
+/* What a put or an ingestion did with a document. Its own values, not step statuses. */
+typedef enum inngest_rag_status {
+    INNGEST_RAG_ADDED = 0x100, /* new key */
+    INNGEST_RAG_REPLACED,      /* the key held other content */
+    INNGEST_RAG_UNCHANGED,     /* the key held this content already: nothing written */
+} inngest_rag_status;
+
+/* "added", "replaced", "unchanged"; "failed" for a negative error code, "starting" for 0
+ * (progress callbacks), "unknown" otherwise. Never NULL. */
+INNGEST_API const char *inngest_rag_status_name(int status);
 
 /*
  * Adds a document with its chunks and their vectors (count * dim floats, any length: they
@@ -159,40 +183,53 @@ typedef struct inngest_rag_document {
 INNGEST_API int inngest_rag_store_put(inngest_rag_store *s, const inngest_rag_document *doc,
                                       const inngest_rag_chunk *chunks, size_t count,
                                       const float *vectors, const char *embedder_id, int dim,
-                                      int *status_out, inngest_error *err);
+                                      inngest_rag_status *status_out, inngest_error *err);
 
 /* Deletes a document and its chunks. INNGEST_ENOTFOUND when there is none. */
 INNGEST_API int inngest_rag_store_delete(inngest_rag_store *s, const char *key,
                                          inngest_error *err);
 
-/* The content hash the store keeps for `key` (16 hex digits) into `out`, or
- * INNGEST_ENOTFOUND. */
-INNGEST_API int inngest_rag_store_doc_hash(inngest_rag_store *s, const char *key,
-                                           char out[17]);
-
 /* Every document as [{key, source, title, chunks, bytes, hash, updatedAt, metadata}].
  * Returns a new reference, or NULL with `err` filled. */
 INNGEST_API json_t *inngest_rag_store_list(inngest_rag_store *s, inngest_error *err);
 
-/* The content hash of a document text (FNV-1a 64, 16 hex digits): how the store spots an
- * unchanged document. Pure. */
+/* The content hash of a document text (FNV-1a 64, 16 hex digits; the "hash" of a listing):
+ * how the store spots an unchanged document. Pure. */
 INNGEST_API void inngest_rag_content_hash(const char *text, size_t len, char out[17]);
 
+/* ---- resumable ingestion ---------------------------------------------------------------- */
+
+/* How a document compares with what the store holds under its key. */
+typedef enum inngest_rag_presence {
+    INNGEST_RAG_ABSENT = 0, /* no document with the key */
+    INNGEST_RAG_STALE,      /* the key holds other content */
+    INNGEST_RAG_CURRENT,    /* the key holds this content */
+} inngest_rag_presence;
+
+INNGEST_API int inngest_rag_store_presence(inngest_rag_store *s, const inngest_rag_document *doc,
+                                           inngest_rag_presence *out, inngest_error *err);
+
 /*
- * Staging, for ingestion in resumable steps: vectors of a document version (key + content
- * hash) saved batch by batch before the document itself is put. Putting the document
- * clears its staged vectors.
+ * For ingestion in resumable steps (each step may run in another process): saves the
+ * vectors of chunks first..first+count of this version of `doc` (its key and content)
+ * durably, for a later inngest_rag_store_put_staged(). Vectors are kept as given.
  */
-INNGEST_API int inngest_rag_store_stage(inngest_rag_store *s, const char *key, const char *hash,
+INNGEST_API int inngest_rag_store_stage(inngest_rag_store *s, const inngest_rag_document *doc,
                                         size_t first, size_t count, const float *vectors,
                                         const char *embedder_id, int dim, inngest_error *err);
 
-/* Loads staged vectors first..first+count into `out`; have[i] is set to 1 for each one
- * found, 0 otherwise. */
-INNGEST_API int inngest_rag_store_load_staged(inngest_rag_store *s, const char *key,
-                                              const char *hash, size_t first, size_t count,
-                                              int dim, float *out, unsigned char *have,
-                                              inngest_error *err);
+/*
+ * Puts `doc` with its chunks, taking each chunk's vector from what was staged for this
+ * version of the document and embedding the others with `e` (in one inngest_rag_embed()
+ * call, so in e->max_batch batches). Idempotent: when the store already holds this
+ * content under the key, nothing is embedded or written and `*status_out` (optional) is
+ * INNGEST_RAG_UNCHANGED. The put clears the key's staged vectors.
+ */
+INNGEST_API int inngest_rag_store_put_staged(inngest_rag_store *s, inngest_rag_embedder *e,
+                                             const inngest_rag_document *doc,
+                                             const inngest_rag_chunk *chunks, size_t count,
+                                             inngest_rag_status *status_out,
+                                             inngest_error *err);
 
 /* ---- search ----------------------------------------------------------------------------- */
 
@@ -248,17 +285,18 @@ typedef struct inngest_rag_progress {
     size_t bytes_done;  /* bytes of finished files */
     size_t bytes_total;
     size_t chunks;      /* chunks stored so far */
-    int status;         /* INNGEST_RAG_ADDED/REPLACED/UNCHANGED for a finished file, or 0 for
-                           "starting", or a negative error code */
+    int status;         /* an inngest_rag_status for a finished file, 0 when starting one,
+                           or a negative error code (inngest_rag_status_name() names all) */
     const char *error;  /* with a negative status: why the file failed (borrowed, valid
                            during the callback), else NULL */
 } inngest_rag_progress;
 
 typedef void (*inngest_rag_progress_fn)(void *user, const inngest_rag_progress *p);
 
+/* Options of an ingestion: a zeroed struct (or NULL) means every default. */
 typedef struct inngest_rag_ingest_opts {
     inngest_rag_chunk_opts chunk;
-    int force;                        /* re-embed even when the content hash is unchanged */
+    int force;                        /* non-zero: re-embed even an unchanged document */
     inngest_rag_progress_fn progress; /* optional */
     void *progress_user;
     const char *key_prefix;           /* prefixed to each file's relative path to make keys */
@@ -269,12 +307,12 @@ typedef struct inngest_rag_ingest_stats {
 } inngest_rag_ingest_stats;
 
 /* Chunks, embeds and puts one document (skipping it when its content hash is unchanged
- * unless opts->force). `*status_out` receives INNGEST_RAG_ADDED/REPLACED/UNCHANGED and
- * `*chunks_out` the chunk count (both optional). */
+ * unless opts->force). `*status_out` receives what was done and `*chunks_out` the chunk
+ * count (both optional). */
 INNGEST_API int inngest_rag_ingest_document(inngest_rag_store *s, inngest_rag_embedder *e,
                                             const inngest_rag_document *doc,
                                             const inngest_rag_ingest_opts *opts,
-                                            int *status_out, size_t *chunks_out,
+                                            inngest_rag_status *status_out, size_t *chunks_out,
                                             inngest_error *err);
 
 /*

@@ -28,9 +28,19 @@ static const char *env_or(const char *name, const char *fallback) {
 }
 
 /* mkdir -p of the folder that holds `path`. */
-static int make_parent(const char *path, inngest_error *err) {
+/* The folder of a store given as a path or a sqlite: URI is created when missing; other
+ * URIs name no folder. */
+static int make_parent(const char *uri, inngest_error *err) {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
+    const char *path = uri;
+    if (!strncmp(uri, "sqlite:", strlen("sqlite:"))) {
+        path = uri + strlen("sqlite:");
+        if (!strncmp(path, "//", 2))
+            path += 2;
+    } else if (strstr(uri, "://")) {
+        return INNGEST_OK;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(path, path == uri ? "" : "?"), path);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
         return INNGEST_OK;
@@ -106,7 +116,7 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
     if (rc)
         goto fail;
     inngest_rag_store_opts so = {0};
-    ai->store = inngest_rag_store_open(ai->store_path, &so, err);
+    ai->store = inngest_rag_store_create(ai->store_path, &so, err);
     if (!ai->store) {
         char why[sizeof(err->message)];
         snprintf(why, sizeof(why), "%s", err ? err->message : "");
@@ -117,7 +127,7 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
     inngest_error cerr;
     if (inngest_rag_store_check(ai->store, ai->embedder->id, ai->embedder->dim, &cerr)) {
         inngest_rag_store_info info;
-        inngest_rag_store_get_info(ai->store, &info);
+        inngest_rag_store_get_info(ai->store, &info, NULL); /* the binding is always filled */
         rc = inngest_error_set(
             err, INNGEST_EMISMATCH,
             "the RAG store %s was built with embedder %s (%d dimensions), "
@@ -137,7 +147,7 @@ fail:
 }
 
 void host_ai_close(struct host_ai *ai) {
-    inngest_rag_store_close(ai->store);
+    inngest_rag_store_destroy(ai->store);
     inngest_rag_embedder_destroy(ai->embedder);
     inngest_ai_client_destroy(ai->client);
     memset(ai, 0, sizeof(*ai));
@@ -145,7 +155,7 @@ void host_ai_close(struct host_ai *ai) {
 
 void host_ai_log(const struct host_ai *ai, const char *generate_mode) {
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(ai->store, &info);
+    inngest_rag_store_get_info(ai->store, &info, NULL); /* counts of 0 when they cannot be read */
     int key = inngest_ai_client_has_key(ai->client);
     log_json(LOG_INFO, "chat",
              json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:i,s:s,s:I,s:I,s:s}", "mode",
@@ -162,31 +172,20 @@ void host_ai_log(const struct host_ai *ai, const char *generate_mode) {
                           "without calling a model (set OPENAI_API_KEY for model answers)");
 }
 
-const char *host_ai_status_name(int status) {
-    switch (status) {
-        case INNGEST_RAG_ADDED:
-            return "added";
-        case INNGEST_RAG_REPLACED:
-            return "replaced";
-        case INNGEST_RAG_UNCHANGED:
-            return "unchanged";
-        default:
-            return "failed";
-    }
-}
-
 void host_ai_update_gauges(struct host_ai *ai) {
     if (!ai || !ai->store)
         return;
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(ai->store, &info);
+    if (inngest_rag_store_get_info(ai->store, &info, NULL))
+        return; /* keep the last known counts */
     metrics_set("inngest_host_rag_documents", "", (double)info.documents);
     metrics_set("inngest_host_rag_chunks", "", (double)info.chunks);
 }
 
 void host_ai_count_ingest(struct host_ai *ai, const char *via, int status, size_t chunks) {
     char labels[96];
-    snprintf(labels, sizeof(labels), "via=\"%s\",status=\"%s\"", via, host_ai_status_name(status));
+    snprintf(labels, sizeof(labels), "via=\"%s\",status=\"%s\"", via,
+             inngest_rag_status_name(status));
     metrics_add("inngest_host_rag_documents_ingested_total", labels, 1);
     snprintf(labels, sizeof(labels), "via=\"%s\"", via);
     metrics_add("inngest_host_rag_chunks_ingested_total", labels, (double)chunks);
@@ -196,8 +195,7 @@ void host_ai_count_ingest(struct host_ai *ai, const char *via, int status, size_
 int host_ai_seed(struct host_ai *ai, size_t *docs, size_t *chunks, inngest_error *err) {
     size_t d = 0, c = 0;
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(ai->store, &info);
-    int rc = INNGEST_OK;
+    int rc = inngest_rag_store_get_info(ai->store, &info, err);
     for (size_t i = 0; info.documents == 0 && i < inngest_ai_corpus_count && !rc; i++) {
         const struct inngest_ai_corpus_file *f = &inngest_ai_corpus[i];
         inngest_rag_document doc = {.key = f->name,
@@ -205,14 +203,14 @@ int host_ai_seed(struct host_ai *ai, size_t *docs, size_t *chunks, inngest_error
                                     .text = f->text,
                                     .text_len = f->len,
                                     .metadata = "{\"corpus\":\"built-in\"}"};
-        int status = 0;
+        inngest_rag_status status = 0;
         size_t n = 0;
         rc = f->len ? inngest_rag_ingest_document(ai->store, ai->embedder, &doc, NULL, &status, &n,
                                                   err)
                     : INNGEST_OK;
         if (!f->len)
             continue;
-        host_ai_count_ingest(ai, "startup", rc ? rc : status, n);
+        host_ai_count_ingest(ai, "startup", rc ? rc : (int)status, n);
         d += !rc;
         c += n;
     }

@@ -6,8 +6,9 @@
  *   client    OPENAI_* (see include/inngest/ai.h); without OPENAI_API_KEY: offline answers
  *   embedder  RAG_EMBEDDER=auto (default: OpenAI embeddings when a key is set, else the
  *             offline hashing embedder), openai or hash
- *   store     RAG_STORE_PATH, default data/rag-<embedder id>.db, so switching between
- *             offline and OpenAI never mixes two vector spaces in one file
+ *   store     RAG_STORE_PATH (a path or a store URI, see inngest_rag_store_create()),
+ *             default data/rag-<embedder id>.db, so switching between offline and OpenAI
+ *             never mixes two vector spaces in one file
  */
 #ifndef HOST_AI_SETUP_H
 #define HOST_AI_SETUP_H
@@ -48,13 +49,10 @@ void host_ai_log(const struct host_ai *ai, const char *generate_mode);
 int host_ai_seed(struct host_ai *ai, size_t *docs, size_t *chunks, inngest_error *err);
 
 /* Counts one ingested document in the metrics (`via`: "startup", "http", "cli"; `status`
- * INNGEST_RAG_ADDED/REPLACED/UNCHANGED or a negative code) and refreshes the store gauges. */
+ * an inngest_rag_status or a negative code) and refreshes the store gauges. */
 void host_ai_count_ingest(struct host_ai *ai, const char *via, int status, size_t chunks);
 
 /* Sets the store's document and chunk gauges. */
 void host_ai_update_gauges(struct host_ai *ai);
-
-/* "added", "replaced", "unchanged" or "failed". */
-const char *host_ai_status_name(int status);
 
 #endif

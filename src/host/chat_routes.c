@@ -381,16 +381,16 @@ static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http
         inngest_rag_ingest_opts opts = {.force = force};
         inngest_error err;
         inngest_error_clear(&err);
-        int status = 0;
+        inngest_rag_status status = 0;
         size_t chunks = 0;
         int rc = inngest_rag_ingest_document(c->env->store, c->env->embedder, &doc, &opts, &status,
                                              &chunks, &err);
         free(meta);
-        host_ai_count_ingest(c->ai, "http", rc ? rc : status, chunks);
+        host_ai_count_ingest(c->ai, "http", rc ? rc : (int)status, chunks);
         const char *key = doc.key ? doc.key : doc.source;
         json_t *row =
-            json_pack("{s:s,s:s,s:I}", "key", key, "status", host_ai_status_name(rc ? rc : status),
-                      "chunks", (json_int_t)chunks);
+            json_pack("{s:s,s:s,s:I}", "key", key, "status",
+                      inngest_rag_status_name(rc ? rc : (int)status), "chunks", (json_int_t)chunks);
         if (rc) {
             char msg[700];
             if (rc == INNGEST_EUPSTREAM || rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
@@ -504,7 +504,10 @@ static int documents_get(struct host_chat *c, inngest_http_response *res) {
     if (!list)
         return host_reply_error(res, 500, err.message);
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(c->env->store, &info);
+    if (inngest_rag_store_get_info(c->env->store, &info, &err)) {
+        json_decref(list);
+        return host_reply_error(res, 500, err.message);
+    }
     return host_reply_json(
         res, 200,
         json_pack("{s:o,s:{s:s,s:s,s:i,s:I,s:I,s:s}}", "documents", list, "store", "path",

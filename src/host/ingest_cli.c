@@ -43,7 +43,7 @@ static void on_progress(void *user, const inngest_rag_progress *p) {
         return;
     if (!pr->tty) {
         if (p->status > 0)
-            fprintf(stderr, "%-9s %s\n", host_ai_status_name(p->status), p->path);
+            fprintf(stderr, "%-9s %s\n", inngest_rag_status_name(p->status), p->path);
         else
             fprintf(stderr, "%-9s %s: %s\n", "failed", p->path,
                     p->error ? p->error : inngest_strerror(p->status));
@@ -88,7 +88,11 @@ static int list_documents(struct host_ai *ai) {
                    : "");
     }
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(ai->store, &info);
+    if (inngest_rag_store_get_info(ai->store, &info, &err)) {
+        fprintf(stderr, "%s\n", err.message);
+        json_decref(list);
+        return 1;
+    }
     printf("%zu documents, %zu chunks in %s (embedder %s, %d dimensions)\n", info.documents,
            info.chunks, ai->store_path, info.embedder_id[0] ? info.embedder_id : ai->embedder->id,
            info.dim ? info.dim : ai->embedder->dim);

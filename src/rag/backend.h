@@ -47,22 +47,22 @@ struct ing_rag_backend;
 
 /* One chunk of a put, ready to store. */
 struct ing_rag_put_chunk {
-    size_t start, len;    /* byte range in the document text as given (offset, length) */
-    const char *text;     /* the chunk's text, valid UTF-8 (repaired by the generic store) */
-    size_t text_len;      /* bytes of `text` (differs from `len` when bytes were repaired) */
-    const float *f32;     /* the unit vector, dim floats */
-    const int8_t *codes;  /* its int8 codes, `stride` bytes (zero padded) */
-    float scale;          /* vector ~ codes * scale */
+    size_t start, len;   /* byte range in the document text as given (offset, length) */
+    const char *text;    /* the chunk's text, valid UTF-8 (repaired by the generic store) */
+    size_t text_len;     /* bytes of `text` (differs from `len` when bytes were repaired) */
+    const float *f32;    /* the unit vector, dim floats */
+    const int8_t *codes; /* its int8 codes, `stride` bytes (zero padded) */
+    float scale;         /* vector ~ codes * scale */
 };
 
 /* One document to store: everything already validated. */
 struct ing_rag_put {
-    const char *key;         /* unique id, non-empty */
-    const char *source;      /* non-empty */
-    const char *title;       /* valid UTF-8 */
-    const char *hash;        /* inngest_rag_content_hash() of the text: 16 hex digits */
-    size_t bytes;            /* length of the document text */
-    const char *metadata;    /* JSON text stored as is, or NULL */
+    const char *key;      /* unique id, non-empty */
+    const char *source;   /* non-empty */
+    const char *title;    /* valid UTF-8 */
+    const char *hash;     /* inngest_rag_content_hash() of the text: 16 hex digits */
+    size_t bytes;         /* length of the document text */
+    const char *metadata; /* JSON text stored as is, or NULL */
     const struct ing_rag_put_chunk *chunks;
     size_t count;
     const char *embedder_id; /* who made the vectors */
@@ -95,8 +95,8 @@ struct ing_rag_scored {
 
 /* Receives one stored vector as int8 codes: `codes` has `stride` bytes (borrowed for the
  * call). Returns 0 to go on, non-zero (an INNGEST_E* code) to stop with that code. */
-typedef int (*ing_rag_codes_fn)(void *user, int64_t chunk_id, int64_t doc_id,
-                                const int8_t *codes, float scale);
+typedef int (*ing_rag_codes_fn)(void *user, int64_t chunk_id, int64_t doc_id, const int8_t *codes,
+                                float scale);
 
 struct ing_rag_backend_ops {
     const char *name; /* "sqlite", "postgresql" */
@@ -107,14 +107,13 @@ struct ing_rag_backend_ops {
                    inngest_error *err);
 
     /* How many documents and chunks the store holds. */
-    int (*counts)(struct ing_rag_backend *b, size_t *documents, size_t *chunks,
-                  inngest_error *err);
+    int (*counts)(struct ing_rag_backend *b, size_t *documents, size_t *chunks, inngest_error *err);
 
     /* Stores a document with its chunks, codes and vectors in one transaction, replacing
      * the document with the same key, clearing its staged vectors, and recording the
      * binding when p->bind. Fills `r` (r->chunk_ids[i] for p->chunks[i]). */
-    int (*put)(struct ing_rag_backend *b, const struct ing_rag_put *p,
-               struct ing_rag_put_result *r, inngest_error *err);
+    int (*put)(struct ing_rag_backend *b, const struct ing_rag_put *p, struct ing_rag_put_result *r,
+               inngest_error *err);
 
     /* Deletes a document and its chunks in one transaction; its chunk ids into `*ids`
      * (malloc'd, `*n` of them). INNGEST_ENOTFOUND when there is none. */
@@ -123,8 +122,7 @@ struct ing_rag_backend_ops {
 
     /* The content hash stored for `key` into `out`; INNGEST_ENOTFOUND when no document
      * has that key. */
-    int (*doc_hash)(struct ing_rag_backend *b, const char *key, char out[17],
-                    inngest_error *err);
+    int (*doc_hash)(struct ing_rag_backend *b, const char *key, char out[17], inngest_error *err);
 
     /* Every document as [{key, source, title, chunks, bytes, hash, updatedAt, metadata}]
      * ordered by key (metadata parsed, null when absent or not JSON). */
@@ -137,14 +135,13 @@ struct ing_rag_backend_ops {
     /* Loads staged vectors first..first+count into `out` (count * dim floats); have[i] is
      * set to 1 for each one found (and of `dim` floats), else left 0 (zeroed by the
      * caller). */
-    int (*load_staged)(struct ing_rag_backend *b, const char *key, const char *hash,
-                       size_t first, size_t count, int dim, float *out, unsigned char *have,
-                       inngest_error *err);
+    int (*load_staged)(struct ing_rag_backend *b, const char *key, const char *hash, size_t first,
+                       size_t count, int dim, float *out, unsigned char *have, inngest_error *err);
 
     /* The ids of documents whose key or source is one of `sources[0..n)` (NULL entries
      * skipped), in any order, malloc'd into `*docs`. */
-    int (*filter)(struct ing_rag_backend *b, const char *const *sources, size_t n,
-                  int64_t **docs, size_t *ndocs, inngest_error *err);
+    int (*filter)(struct ing_rag_backend *b, const char *const *sources, size_t n, int64_t **docs,
+                  size_t *ndocs, inngest_error *err);
 
     /*
      * Keyword ranking: the best `want` chunks for the free text `text` (a user's question:
@@ -155,17 +152,16 @@ struct ing_rag_backend_ops {
      * non-NULL, keeps only chunks of those documents (sorted ascending, `ndocs` of them).
      * No match is not an error (`*nout` = 0).
      */
-    int (*keyword)(struct ing_rag_backend *b, const char *text, size_t want,
-                   const int64_t *docs, size_t ndocs, struct ing_rag_scored *out, size_t *nout,
-                   inngest_error *err);
+    int (*keyword)(struct ing_rag_backend *b, const char *text, size_t want, const int64_t *docs,
+                   size_t ndocs, struct ing_rag_scored *out, size_t *nout, inngest_error *err);
 
     /* How many vectors the store holds (sizes the in-memory index before loading). */
     int (*count_vectors)(struct ing_rag_backend *b, size_t *n, inngest_error *err);
 
     /* Streams the int8 codes of every vector (doc_id 0) or of one document's vectors to
      * `fn`, in any order. Codes whose length is not `stride` are INNGEST_EPARSE. */
-    int (*load_codes)(struct ing_rag_backend *b, int64_t doc_id, size_t stride,
-                      ing_rag_codes_fn fn, void *user, inngest_error *err);
+    int (*load_codes)(struct ing_rag_backend *b, int64_t doc_id, size_t stride, ing_rag_codes_fn fn,
+                      void *user, inngest_error *err);
 
     /* The float32 vectors of chunks ids[0..n) into `out` (n * dim floats), for rescoring;
      * have[i] = 1 for each found with `dim` floats (zeroed by the caller). */
@@ -185,7 +181,7 @@ struct ing_rag_backend_ops {
 /* A backend instance: implementations embed it as their first member. */
 struct ing_rag_backend {
     const struct ing_rag_backend_ops *ops;
-    /* The generic store over this backend, set by inngest_rag_store_open() once the
+    /* The generic store over this backend, set by inngest_rag_store_create() once the
      * backend is open: a backend that learns of changes made by other writers passes them
      * to ing_rag_store_apply_change(). */
     inngest_rag_store *store;

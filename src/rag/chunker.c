@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The chunker: splits a document into overlapping pieces of about `max_chars` bytes,
+ * The chunker: splits a document into overlapping pieces of about `max_bytes` bytes,
  * cutting at the strongest boundary available near the limit: a paragraph break, then a
  * sentence end, then a line break, then a space, and only as a last resort inside a word
- * (never inside a UTF-8 character). The next chunk starts `overlap_chars` back, at a
+ * (never inside a UTF-8 character). The next chunk starts `overlap_bytes` back, at a
  * sentence or word start, so a fact cut in two still appears whole in one chunk.
  * Pure: spans are byte offsets into the caller's text.
  */
@@ -67,9 +67,9 @@ static size_t overlap_start(const char *t, size_t len, size_t s, size_t cut, siz
 
 int inngest_rag_chunk_text(const char *text, size_t len, const inngest_rag_chunk_opts *opts,
                            inngest_rag_chunk **out, size_t *count, inngest_error *err) {
-    size_t max = opts && opts->max_chars ? opts->max_chars : INNGEST_RAG_CHUNK_CHARS;
-    size_t overlap = opts && opts->overlap_chars ? opts->overlap_chars
-                                                 : INNGEST_RAG_CHUNK_OVERLAP;
+    size_t max = opts && opts->max_bytes ? opts->max_bytes : INNGEST_RAG_CHUNK_BYTES;
+    size_t overlap = opts && opts->overlap_bytes ? opts->overlap_bytes
+                                                 : INNGEST_RAG_CHUNK_OVERLAP_BYTES;
     *out = NULL;
     *count = 0;
     if (max < 16)

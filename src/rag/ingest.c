@@ -20,7 +20,8 @@
 
 int inngest_rag_ingest_document(inngest_rag_store *s, inngest_rag_embedder *e,
                                 const inngest_rag_document *doc,
-                                const inngest_rag_ingest_opts *opts, int *status_out,
+                                const inngest_rag_ingest_opts *opts,
+                                inngest_rag_status *status_out,
                                 size_t *chunks_out, inngest_error *err) {
     if (!doc || !doc->text || !doc->source || !*doc->source)
         return inngest_error_set(err, INNGEST_EINVAL, "a document needs a source and a text");
@@ -41,9 +42,10 @@ int inngest_rag_ingest_document(inngest_rag_store *s, inngest_rag_embedder *e,
     if (rc)
         return rc;
     if (!opts || !opts->force) {
-        char have[17], now[17];
-        inngest_rag_content_hash(doc->text, len, now);
-        if (inngest_rag_store_doc_hash(s, key, have) == INNGEST_OK && !strcmp(have, now)) {
+        inngest_rag_presence now;
+        if ((rc = inngest_rag_store_presence(s, doc, &now, err)))
+            return rc;
+        if (now == INNGEST_RAG_CURRENT) {
             if (status_out)
                 *status_out = INNGEST_RAG_UNCHANGED;
             if (chunks_out)
@@ -243,7 +245,7 @@ int inngest_rag_ingest_path(inngest_rag_store *s, inngest_rag_embedder *e, const
         inngest_error ferr;
         inngest_error_clear(&ferr);
         size_t len = 0, nchunks = 0;
-        int status = 0;
+        inngest_rag_status status = 0;
         char *text = read_file(l.v[i].path, &len, &ferr);
         int frc = text ? INNGEST_OK : ferr.code;
         if (text) {

@@ -73,7 +73,7 @@ static int load_index(inngest_rag_store *s, inngest_error *err) {
     return rc;
 }
 
-void inngest_rag_store_close(inngest_rag_store *s) {
+void inngest_rag_store_destroy(inngest_rag_store *s) {
     if (!s)
         return;
     if (s->be)
@@ -93,29 +93,54 @@ static int has_scheme(const char *uri) {
     return p > uri && p[0] == ':' && p[1] == '/' && p[2] == '/';
 }
 
-/* Opens the backend `uri` names: "sqlite:PATH" or a plain path is a SQLite file. */
-static int open_backend(const char *uri, const inngest_rag_store_opts *opts,
-                        struct ing_rag_backend **out, inngest_error *err) {
+/* Opens a sqlite: URI: "sqlite:PATH" or "sqlite://PATH", then "?name=value&..." with
+ * synchronous=full|normal. */
+static int open_sqlite_uri(const char *uri, struct ing_rag_backend **out, inngest_error *err) {
+    const char *path = uri + strlen("sqlite:");
+    if (!strncmp(path, "//", 2))
+        path += 2; /* sqlite:///abs/path as well as sqlite:/abs/path */
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    if (!plen)
+        return inngest_error_set(err, INNGEST_EINVAL, "RAG store: %s names no file", uri);
+    int fast_sync = 0;
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == strlen("synchronous=full") && !strncmp(p, "synchronous=full", n))
+            fast_sync = 0;
+        else if (n == strlen("synchronous=normal") && !strncmp(p, "synchronous=normal", n))
+            fast_sync = 1;
+        else if (n)
+            return inngest_error_set(err, INNGEST_EINVAL,
+                                     "RAG store: unknown sqlite: URI parameter \"%.*s\" (known: "
+                                     "synchronous=full or synchronous=normal)",
+                                     (int)n, p);
+        p = end ? end + 1 : NULL;
+    }
+    char *file = strndup(path, plen);
+    if (!file)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    int rc = ing_rag_sqlite_open(file, fast_sync, out, err);
+    free(file);
+    return rc;
+}
+
+/* Opens the backend `uri` names: "sqlite:..." or a plain path is a SQLite file. */
+static int open_backend(const char *uri, struct ing_rag_backend **out, inngest_error *err) {
     if (!uri || !*uri)
         return inngest_error_set(err, INNGEST_EINVAL, "RAG store: no store path or URI given");
-    int fast_sync = opts && opts->fast_sync;
-    if (!strncmp(uri, "sqlite:", 7)) {
-        const char *path = uri + 7;
-        if (!strncmp(path, "//", 2))
-            path += 2; /* sqlite:///abs/path as well as sqlite:/abs/path */
-        if (!*path)
-            return inngest_error_set(err, INNGEST_EINVAL, "RAG store: %s names no file", uri);
-        return ing_rag_sqlite_open(path, fast_sync, out, err);
-    }
+    if (!strncmp(uri, "sqlite:", strlen("sqlite:")))
+        return open_sqlite_uri(uri, out, err);
     if (has_scheme(uri))
         return inngest_error_set(err, INNGEST_EINVAL,
                                  "RAG store: this build has no backend for %.*s (it has "
                                  "sqlite:PATH, or a plain path)",
                                  (int)(strchr(uri, ':') - uri + 3), uri);
-    return ing_rag_sqlite_open(uri, fast_sync, out, err);
+    return ing_rag_sqlite_open(uri, 0, out, err);
 }
 
-inngest_rag_store *inngest_rag_store_open(const char *uri, const inngest_rag_store_opts *opts,
+inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_store_opts *opts,
                                           inngest_error *err) {
     inngest_rag_store *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -134,27 +159,45 @@ inngest_rag_store *inngest_rag_store_open(const char *uri, const inngest_rag_sto
     s->rescore = opts ? opts->rescore : 0;
     ing_kernel_dot_i8(&s->kernel);
     s->dotf = ing_kernel_dot_f32();
-    int rc = open_backend(uri, opts, &s->be, err);
+    int rc = open_backend(uri, &s->be, err);
     if (!rc)
         rc = s->be->ops->binding(s->be, s->embedder_id, &s->dim, err);
     if (!rc)
         rc = load_index(s, err);
     if (rc) {
-        inngest_rag_store_close(s);
+        inngest_rag_store_destroy(s);
         return NULL;
     }
     s->be->store = s;
     return s;
 }
 
-void inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_store_info *out) {
+int inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_store_info *out,
+                               inngest_error *err) {
     memset(out, 0, sizeof(*out));
+    out->kernel = s->kernel;
+    out->backend = s->be->ops->name;
     pthread_mutex_lock(&s->be_mu);
     snprintf(out->embedder_id, sizeof(out->embedder_id), "%s", s->embedder_id);
     out->dim = s->dim;
-    s->be->ops->counts(s->be, &out->documents, &out->chunks, NULL);
+    int rc = s->be->ops->counts(s->be, &out->documents, &out->chunks, err);
     pthread_mutex_unlock(&s->be_mu);
-    out->kernel = s->kernel;
+    return rc;
+}
+
+const char *inngest_rag_status_name(int status) {
+    switch (status) {
+        case INNGEST_RAG_ADDED:
+            return "added";
+        case INNGEST_RAG_REPLACED:
+            return "replaced";
+        case INNGEST_RAG_UNCHANGED:
+            return "unchanged";
+        case 0:
+            return "starting";
+        default:
+            return status < 0 ? "failed" : "unknown";
+    }
 }
 
 /* Caller holds be_mu. */
@@ -394,7 +437,7 @@ static int put_mirror(inngest_rag_store *s, struct put_job *j, int bind_now,
 static int put_document(inngest_rag_store *s, const inngest_rag_document *doc,
                         const inngest_rag_chunk *chunks, size_t count, const float *vectors,
                         const char *embedder_id, int dim, int if_changed,
-                        int *status_out, inngest_error *err) {
+                        inngest_rag_status *status_out, inngest_error *err) {
     struct put_job j = {.doc = doc,
                         .chunks = chunks,
                         .count = count,
@@ -424,7 +467,8 @@ static int put_document(inngest_rag_store *s, const inngest_rag_document *doc,
 
 int inngest_rag_store_put(inngest_rag_store *s, const inngest_rag_document *doc,
                           const inngest_rag_chunk *chunks, size_t count, const float *vectors,
-                          const char *embedder_id, int dim, int *status_out, inngest_error *err) {
+                          const char *embedder_id, int dim, inngest_rag_status *status_out,
+                          inngest_error *err) {
     return put_document(s, doc, chunks, count, vectors, embedder_id, dim, 0, status_out, err);
 }
 
@@ -446,15 +490,6 @@ int inngest_rag_store_delete(inngest_rag_store *s, const char *key, inngest_erro
     return rc;
 }
 
-int inngest_rag_store_doc_hash(inngest_rag_store *s, const char *key, char out[17]) {
-    if (!key)
-        return INNGEST_ENOTFOUND;
-    pthread_mutex_lock(&s->be_mu);
-    int rc = s->be->ops->doc_hash(s->be, key, out, NULL);
-    pthread_mutex_unlock(&s->be_mu);
-    return rc ? INNGEST_ENOTFOUND : INNGEST_OK;
-}
-
 json_t *inngest_rag_store_list(inngest_rag_store *s, inngest_error *err) {
     json_t *arr = NULL;
     pthread_mutex_lock(&s->be_mu);
@@ -463,26 +498,131 @@ json_t *inngest_rag_store_list(inngest_rag_store *s, inngest_error *err) {
     return arr;
 }
 
-/* ---- staging ---------------------------------------------------------------------------- */
+/* ---- resumable ingestion ----------------------------------------------------------------- */
 
-int inngest_rag_store_stage(inngest_rag_store *s, const char *key, const char *hash,
-                            size_t first, size_t count, const float *vectors,
-                            const char *embedder_id, int dim, inngest_error *err) {
+/* The key and content hash of a document, or INNGEST_EINVAL. */
+static int doc_identity(const inngest_rag_document *doc, const char **key, char hash[17],
+                        inngest_error *err) {
+    if (!doc || !doc->source || !*doc->source || !doc->text)
+        return inngest_error_set(err, INNGEST_EINVAL, "a document needs a source and a text");
+    *key = doc->key && *doc->key ? doc->key : doc->source;
+    inngest_rag_content_hash(doc->text, doc->text_len ? doc->text_len : strlen(doc->text), hash);
+    return INNGEST_OK;
+}
+
+int inngest_rag_store_presence(inngest_rag_store *s, const inngest_rag_document *doc,
+                               inngest_rag_presence *out, inngest_error *err) {
+    const char *key;
+    char want[17], have[17];
+    *out = INNGEST_RAG_ABSENT;
+    int rc = doc_identity(doc, &key, want, err);
+    if (rc)
+        return rc;
     pthread_mutex_lock(&s->be_mu);
-    int rc = check_locked(s, embedder_id, dim, err);
+    rc = s->be->ops->doc_hash(s->be, key, have, err);
+    pthread_mutex_unlock(&s->be_mu);
+    if (rc == INNGEST_ENOTFOUND)
+        return INNGEST_OK;
+    if (!rc)
+        *out = strcmp(have, want) ? INNGEST_RAG_STALE : INNGEST_RAG_CURRENT;
+    return rc;
+}
+
+int inngest_rag_store_stage(inngest_rag_store *s, const inngest_rag_document *doc, size_t first,
+                            size_t count, const float *vectors, const char *embedder_id, int dim,
+                            inngest_error *err) {
+    const char *key;
+    char hash[17];
+    int rc = doc_identity(doc, &key, hash, err);
+    if (!rc && count && !vectors)
+        rc = inngest_error_set(err, INNGEST_EINVAL, "no vectors to stage");
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->be_mu);
+    rc = check_locked(s, embedder_id, dim, err);
     if (!rc)
         rc = s->be->ops->stage(s->be, key, hash, first, count, vectors, dim, err);
     pthread_mutex_unlock(&s->be_mu);
     return rc;
 }
 
-int inngest_rag_store_load_staged(inngest_rag_store *s, const char *key, const char *hash,
-                                  size_t first, size_t count, int dim, float *out,
-                                  unsigned char *have, inngest_error *err) {
-    memset(have, 0, count);
-    pthread_mutex_lock(&s->be_mu);
-    int rc = s->be->ops->load_staged(s->be, key, hash, first, count, dim, out, have, err);
-    pthread_mutex_unlock(&s->be_mu);
+/* Fills `vecs` (count * dim) from the staged vectors of (key, hash) and embeds the chunks
+ * that have none, all in one inngest_rag_embed() call. */
+static int staged_or_embedded(inngest_rag_store *s, inngest_rag_embedder *e, const char *key,
+                              const char *hash, const inngest_rag_document *doc,
+                              const inngest_rag_chunk *chunks, size_t count, float *vecs,
+                              inngest_error *err) {
+    size_t dim = (size_t)e->dim, n = count ? count : 1, nmissing = 0;
+    unsigned char *have = calloc(n, 1);
+    size_t *missing = malloc(n * sizeof(*missing));
+    char **texts = calloc(n, sizeof(*texts));
+    float *fresh = NULL;
+    int rc = have && missing && texts ? INNGEST_OK
+                                      : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    if (!rc && count) {
+        pthread_mutex_lock(&s->be_mu);
+        rc = s->be->ops->load_staged(s->be, key, hash, 0, count, e->dim, vecs, have, err);
+        pthread_mutex_unlock(&s->be_mu);
+    }
+    for (size_t i = 0; !rc && i < count; i++) {
+        if (have[i])
+            continue;
+        if (!(texts[nmissing] = strndup(doc->text + chunks[i].offset, chunks[i].len)))
+            rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        missing[nmissing++] = i;
+    }
+    if (!rc && nmissing && !(fresh = malloc(nmissing * dim * sizeof(float))))
+        rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    if (!rc && nmissing)
+        rc = inngest_rag_embed(e, (const char *const *)texts, nmissing, fresh, err);
+    for (size_t i = 0; !rc && i < nmissing; i++)
+        memcpy(vecs + missing[i] * dim, fresh + i * dim, dim * sizeof(float));
+    for (size_t i = 0; texts && i < nmissing; i++)
+        free(texts[i]);
+    free(texts);
+    free(fresh);
+    free(missing);
+    free(have);
+    return rc;
+}
+
+int inngest_rag_store_put_staged(inngest_rag_store *s, inngest_rag_embedder *e,
+                                 const inngest_rag_document *doc, const inngest_rag_chunk *chunks,
+                                 size_t count, inngest_rag_status *status_out,
+                                 inngest_error *err) {
+    const char *key;
+    char hash[17];
+    inngest_rag_presence now;
+    int rc = doc_identity(doc, &key, hash, err);
+    if (!rc && !e)
+        rc = inngest_error_set(err, INNGEST_EINVAL, "an embedder is needed");
+    size_t tlen = rc ? 0 : doc->text_len ? doc->text_len : strlen(doc->text);
+    for (size_t i = 0; !rc && i < count; i++)
+        if (chunks[i].offset > tlen || chunks[i].len > tlen - chunks[i].offset)
+            rc = inngest_error_set(err, INNGEST_EINVAL, "chunk %zu is outside the text", i);
+    if (!rc)
+        rc = inngest_rag_store_check(s, e->id, e->dim, err);
+    if (!rc)
+        rc = inngest_rag_store_presence(s, doc, &now, err);
+    if (rc)
+        return rc;
+    if (now == INNGEST_RAG_CURRENT) {
+        if (status_out)
+            *status_out = INNGEST_RAG_UNCHANGED;
+        return INNGEST_OK;
+    }
+    float *vecs = malloc((count ? count : 1) * (size_t)e->dim * sizeof(float));
+    if (!vecs)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    rc = staged_or_embedded(s, e, key, hash, doc, chunks, count, vecs, err);
+    if (!rc) {
+        inngest_rag_document d = *doc;
+        d.key = key;
+        d.text_len = tlen;
+        /* if_changed: another writer may have put this content meanwhile. */
+        rc = put_document(s, &d, chunks, count, vecs, e->id, e->dim, 1, status_out, err);
+    }
+    free(vecs);
     return rc;
 }
 

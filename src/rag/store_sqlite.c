@@ -277,8 +277,7 @@ static int insert_chunks(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_i
         ok = ok && sqlite3_bind_int64(ins_code, 1, cid) == SQLITE_OK &&
              sqlite3_bind_int64(ins_code, 2, doc_id) == SQLITE_OK &&
              sqlite3_bind_double(ins_code, 3, c->scale) == SQLITE_OK &&
-             sqlite3_bind_blob(ins_code, 4, c->codes, (int)p->stride, SQLITE_STATIC) ==
-                 SQLITE_OK &&
+             sqlite3_bind_blob(ins_code, 4, c->codes, (int)p->stride, SQLITE_STATIC) == SQLITE_OK &&
              sqlite3_step(ins_code) == SQLITE_DONE;
         sqlite3_reset(ins_code);
         ok = ok && sqlite3_bind_int64(ins_vec, 1, cid) == SQLITE_OK &&
@@ -287,8 +286,7 @@ static int insert_chunks(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_i
         sqlite3_reset(ins_vec);
         ok = ok && sqlite3_bind_int64(ins_fts, 1, cid) == SQLITE_OK &&
              sqlite3_bind_text(ins_fts, 2, p->title, -1, SQLITE_STATIC) == SQLITE_OK &&
-             sqlite3_bind_text(ins_fts, 3, c->text, (int)c->text_len, SQLITE_STATIC) ==
-                 SQLITE_OK &&
+             sqlite3_bind_text(ins_fts, 3, c->text, (int)c->text_len, SQLITE_STATIC) == SQLITE_OK &&
              sqlite3_step(ins_fts) == SQLITE_DONE;
         sqlite3_reset(ins_fts);
         if (!ok)
@@ -396,15 +394,14 @@ static int sq_list(struct ing_rag_backend *b, json_t **out, inngest_error *err) 
     while (st && arr && (step = sqlite3_step(st)) == SQLITE_ROW) {
         const char *meta = (const char *)sqlite3_column_text(st, 7);
         json_t *m = meta ? json_loads(meta, JSON_DECODE_ANY, NULL) : NULL;
-        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o}", "key",
-                              (const char *)sqlite3_column_text(st, 0), "source",
-                              (const char *)sqlite3_column_text(st, 1), "title",
-                              (const char *)sqlite3_column_text(st, 2), "chunks",
-                              (json_int_t)sqlite3_column_int64(st, 3), "bytes",
-                              (json_int_t)sqlite3_column_int64(st, 4), "hash",
-                              (const char *)sqlite3_column_text(st, 5), "updatedAt",
-                              (json_int_t)sqlite3_column_int64(st, 6), "metadata",
-                              m ? m : json_null());
+        json_t *o = json_pack(
+            "{s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:o}", "key", (const char *)sqlite3_column_text(st, 0),
+            "source", (const char *)sqlite3_column_text(st, 1), "title",
+            (const char *)sqlite3_column_text(st, 2), "chunks",
+            (json_int_t)sqlite3_column_int64(st, 3), "bytes",
+            (json_int_t)sqlite3_column_int64(st, 4), "hash",
+            (const char *)sqlite3_column_text(st, 5), "updatedAt",
+            (json_int_t)sqlite3_column_int64(st, 6), "metadata", m ? m : json_null());
         if (!o || json_array_append_new(arr, o)) {
             step = SQLITE_NOMEM;
             break;
@@ -435,8 +432,8 @@ static int sq_stage(struct ing_rag_backend *b, const char *key, const char *hash
         int ok = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
                  sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC) == SQLITE_OK &&
                  sqlite3_bind_int64(st, 3, (sqlite3_int64)(first + i)) == SQLITE_OK &&
-                 sqlite3_bind_blob(st, 4, vectors + i * (size_t)dim,
-                                   (int)(dim * sizeof(float)), SQLITE_STATIC) == SQLITE_OK &&
+                 sqlite3_bind_blob(st, 4, vectors + i * (size_t)dim, (int)(dim * sizeof(float)),
+                                   SQLITE_STATIC) == SQLITE_OK &&
                  sqlite3_step(st) == SQLITE_DONE;
         sqlite3_reset(st);
         if (!ok)
@@ -503,9 +500,8 @@ static int sq_filter(struct ing_rag_backend *b, const char *const *sources, size
 }
 
 /* FTS5 BM25 with the title weighing double; the score is -bm25 (higher is better). */
-static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want,
-                      const int64_t *docs, size_t ndocs, struct ing_rag_scored *out,
-                      size_t *nout, inngest_error *err) {
+static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, const int64_t *docs,
+                      size_t ndocs, struct ing_rag_scored *out, size_t *nout, inngest_error *err) {
     sqlite3 *db = db_of(b);
     *nout = 0;
     char *match = ing_fts_query(text ? text : "");
@@ -683,8 +679,8 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
               !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
     sqlite3_finalize(st);
     if (!wal) {
-        int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s cannot use WAL mode: %s",
-                                   path, sqlite3_errmsg(db));
+        int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s cannot use WAL mode: %s", path,
+                                   sqlite3_errmsg(db));
         sq_close(&sb->base);
         return rc;
     }

@@ -87,7 +87,7 @@ static inngest_rag_store *open_store(const char *name) {
     char path[1024];
     inngest_error err;
     inngest_rag_store *s =
-        inngest_rag_store_open(rag_test_path(name, path, sizeof(path)), NULL, &err);
+        inngest_rag_store_create(rag_test_path(name, path, sizeof(path)), NULL, &err);
     if (!s)
         TEST_FAIL_("open %s: %s", name, err.message);
     return s;
@@ -127,7 +127,7 @@ static void world_init(struct world *w, const char *name, const char *key,
 
 static void world_cleanup(struct world *w) {
     inngest_app_destroy(w->app);
-    inngest_rag_store_close(w->store);
+    inngest_rag_store_destroy(w->store);
     inngest_rag_embedder_destroy(w->embedder);
     inngest_ai_client_destroy(w->client);
     json_decref(w->model.last);
@@ -812,7 +812,7 @@ TEST_CASE(ingest_document_steps_match_one_shot_ingestion) {
                               .title = "The Guide",
                               .text = text,
                               .metadata = "{\"lang\":\"en\"}"};
-    int status;
+    inngest_rag_status status;
     size_t nchunks;
     CHECK_EQ_INT(inngest_rag_ingest_document(ref, w.embedder, &d, NULL, &status, &nchunks, &err),
                  0);
@@ -828,7 +828,7 @@ TEST_CASE(ingest_document_steps_match_one_shot_ingestion) {
     CHECK_JSON_EQ(a, b);
     json_decref(a);
     json_decref(b);
-    inngest_rag_store_close(ref);
+    inngest_rag_store_destroy(ref);
 
     /* Again with the same text: unchanged, no embedding steps. */
     out = ingest_run(&w, data, &steps);
@@ -847,7 +847,7 @@ TEST_CASE(ingest_document_steps_match_one_shot_ingestion) {
     json_decref(steps);
     json_decref(out);
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(w.store, &info);
+    CHECK_EQ_INT(inngest_rag_store_get_info(w.store, &info, NULL), 0);
     CHECK_EQ_INT(info.documents, 4);
 
     free(text);
@@ -902,7 +902,7 @@ TEST_CASE(ingest_store_step_embeds_what_was_not_staged) {
     json_decref(only);
     json_decref(a);
     json_decref(b);
-    inngest_rag_store_close(ref);
+    inngest_rag_store_destroy(ref);
     json_decref(steps);
     json_decref(chunked);
     json_decref(ev);

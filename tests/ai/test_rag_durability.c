@@ -44,7 +44,7 @@ static void make_text(char *buf, size_t size, int key, int version) {
 
 static void child(const char *path, int fd, int start_version) {
     inngest_error err;
-    inngest_rag_store *s = inngest_rag_store_open(path, NULL, &err);
+    inngest_rag_store *s = inngest_rag_store_create(path, NULL, &err);
     if (!s) {
         fprintf(stderr, "child open: %s\n", err.message);
         _exit(3);
@@ -152,7 +152,7 @@ TEST_CASE(acknowledged_documents_survive_sigkill) {
 
         /* 1. The store opens cleanly and still answers. */
         inngest_error err;
-        inngest_rag_store *s = inngest_rag_store_open(path, NULL, &err);
+        inngest_rag_store *s = inngest_rag_store_create(path, NULL, &err);
         if (!s)
             TEST_FAIL_("reopen after kill: %s", err.message);
         inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
@@ -161,9 +161,9 @@ TEST_CASE(acknowledged_documents_survive_sigkill) {
                                         &err), 0);
         inngest_rag_results_cleanup(&r);
         inngest_rag_store_info info;
-        inngest_rag_store_get_info(s, &info);
+        CHECK_EQ_INT(inngest_rag_store_get_info(s, &info, NULL), 0);
         inngest_rag_embedder_destroy(e);
-        inngest_rag_store_close(s);
+        inngest_rag_store_destroy(s);
 
         /* 2. Every acknowledged document is there, at that version or a newer one. */
         sqlite3 *db;

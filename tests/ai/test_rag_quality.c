@@ -48,9 +48,10 @@ static int first_rank(const inngest_rag_results *r, json_t *expect) {
 TEST_CASE(recall_at_5) {
     char path[1024];
     inngest_error err;
-    inngest_rag_store_opts so = {.fast_sync = 1};
-    inngest_rag_store *s = inngest_rag_store_open(rag_test_path("quality.db", path, sizeof(path)),
-                                                  &so, &err);
+    char uri[1100];
+    snprintf(uri, sizeof(uri), "sqlite:%s?synchronous=normal",
+             rag_test_path("quality.db", path, sizeof(path)));
+    inngest_rag_store *s = inngest_rag_store_create(uri, NULL, &err);
     if (!s)
         TEST_FAIL_("open: %s", err.message);
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, &err);
@@ -124,5 +125,5 @@ TEST_CASE(recall_at_5) {
 
     json_decref(qs);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }

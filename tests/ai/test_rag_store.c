@@ -34,7 +34,7 @@ static const char *docs[][3] = {
 static inngest_rag_store *open_store(const char *name) {
     char path[1024];
     inngest_error err;
-    inngest_rag_store *s = inngest_rag_store_open(rag_test_path(name, path, sizeof(path)), NULL,
+    inngest_rag_store *s = inngest_rag_store_create(rag_test_path(name, path, sizeof(path)), NULL,
                                                   &err);
     if (!s)
         TEST_FAIL_("open: %s", err.message);
@@ -44,7 +44,7 @@ static inngest_rag_store *open_store(const char *name) {
 static void ingest_all(inngest_rag_store *s, inngest_rag_embedder *e) {
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
         inngest_rag_document d = {.source = docs[i][0], .title = docs[i][1], .text = docs[i][2]};
-        int status;
+        inngest_rag_status status;
         size_t n;
         inngest_error err;
         int rc = inngest_rag_ingest_document(s, e, &d, NULL, &status, &n, &err);
@@ -74,7 +74,7 @@ TEST_CASE(add_search_modes) {
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
     ingest_all(s, e);
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(inngest_rag_store_get_info(s, &info, NULL), 0);
     CHECK_EQ_INT(info.documents, 4);
     CHECK_EQ_INT(info.chunks, 4);
     CHECK_STR(info.embedder_id, "hash-v1");
@@ -101,7 +101,7 @@ TEST_CASE(add_search_modes) {
         CHECK(r.hits[i - 1].score >= r.hits[i].score);
     inngest_rag_results_cleanup(&r);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(replace_unchanged_and_delete) {
@@ -109,7 +109,7 @@ TEST_CASE(replace_unchanged_and_delete) {
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
     ingest_all(s, e);
     inngest_rag_document d = {.source = "cooking.md", .text = docs[3][2]};
-    int status;
+    inngest_rag_status status;
     CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, &status, NULL, NULL), 0);
     CHECK_EQ_INT(status, INNGEST_RAG_UNCHANGED);
     d.text = "# Bread\n\nKnead the dough, let it rise overnight, bake at 230 degrees.";
@@ -138,15 +138,15 @@ TEST_CASE(replace_unchanged_and_delete) {
     inngest_rag_results_cleanup(&r);
 
     /* Reopen: the same content, loaded from disk. */
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     s = open_store("replace.db");
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(inngest_rag_store_get_info(s, &info, NULL), 0);
     CHECK_EQ_INT(info.documents, 3);
     CHECK_EQ_INT(info.chunks, 3);
     CHECK(top_is(s, e, "exponential backoff", INNGEST_RAG_VECTOR, "retries.md"));
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(source_filter) {
@@ -174,7 +174,7 @@ TEST_CASE(source_filter) {
     CHECK_EQ_INT(r.count, 0);
     free(v);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(dimension_and_embedder_mismatch) {
@@ -205,35 +205,71 @@ TEST_CASE(dimension_and_embedder_mismatch) {
     CHECK_EQ_INT(r.count, 1);
     inngest_rag_results_cleanup(&r);
     /* The binding is durable. */
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     s = open_store("mismatch.db");
     CHECK_EQ_INT(inngest_rag_store_check(s, "hash-v1", 256, &err), INNGEST_EMISMATCH);
     CHECK_EQ_INT(inngest_rag_store_check(s, "hash-v1", 1536, &err), 0);
     inngest_rag_embedder_destroy(small);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
+}
+
+/* The top vector hit for `q` among documents with key `key`: its cosine and position. */
+static double top_vector(inngest_rag_store *s, const float *q, const char *key, int *position) {
+    const char *keys[] = {key};
+    inngest_rag_query query = {.vector = q, .embedder_id = "hash-v1", .dim = 8, .k = 1,
+                               .mode = INNGEST_RAG_VECTOR, .sources = keys, .source_count = 1};
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_store_search(s, &query, &r, NULL), 0);
+    CHECK_EQ_INT(r.count, 1);
+    double score = r.hits[0].vector_score;
+    *position = r.hits[0].position;
+    inngest_rag_results_cleanup(&r);
+    return score;
 }
 
 TEST_CASE(staging) {
     inngest_rag_store *s = open_store("staging.db");
-    float v[2 * 8], out[3 * 8];
-    for (int i = 0; i < 16; i++)
-        v[i] = (float)i;
-    unsigned char have[3];
-    CHECK_EQ_INT(inngest_rag_store_stage(s, "k", "h1", 1, 2, v, "e", 8, NULL), 0);
-    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h1", 0, 3, 8, out, have, NULL), 0);
-    CHECK(!have[0] && have[1] && have[2]);
-    CHECK(out[8] == 0.0f && out[23] == 15.0f);
-    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h2", 0, 3, 8, out, have, NULL), 0);
-    CHECK(!have[0] && !have[1] && !have[2]);
-    /* Putting the document clears its staged vectors. */
-    inngest_rag_chunk ch[1] = {{0, 4}};
-    CHECK_EQ_INT(inngest_rag_store_put(s, &(inngest_rag_document){.key = "k", .source = "k",
-                                                                  .text = "text"},
-                                       ch, 1, v, "e", 8, NULL, NULL), 0);
-    CHECK_EQ_INT(inngest_rag_store_load_staged(s, "k", "h1", 0, 3, 8, out, have, NULL), 0);
-    CHECK(!have[1] && !have[2]);
-    inngest_rag_store_close(s);
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(8, NULL);
+    const char *text = "alpha beta. gamma delta.";
+    inngest_rag_chunk ch[2] = {{0, 11}, {12, 12}};
+    float v[8] = {0}, q[8] = {0};
+    v[3] = 2.0f; /* staged vectors are kept as given and normalised by the put */
+    q[3] = 1.0f;
+    inngest_rag_presence pr;
+    inngest_rag_status st;
+    int pos;
+    /* Vectors staged for another version of the document are not used. */
+    inngest_rag_document d = {.key = "k", .source = "k.md", .text = text};
+    inngest_rag_document other = {.key = "k", .source = "k.md", .text = "another text"};
+    CHECK_EQ_INT(inngest_rag_store_stage(s, &other, 0, 1, v, e->id, e->dim, NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_presence(s, &d, &pr, NULL), 0);
+    CHECK_EQ_INT(pr, INNGEST_RAG_ABSENT);
+    CHECK_EQ_INT(inngest_rag_store_put_staged(s, e, &d, ch, 2, &st, NULL), 0);
+    CHECK_EQ_INT(st, INNGEST_RAG_ADDED);
+    CHECK(top_vector(s, q, "k", &pos) < 0.999);
+    CHECK_EQ_INT(inngest_rag_store_presence(s, &d, &pr, NULL), 0);
+    CHECK_EQ_INT(pr, INNGEST_RAG_CURRENT);
+    CHECK_EQ_INT(inngest_rag_store_presence(s, &other, &pr, NULL), 0);
+    CHECK_EQ_INT(pr, INNGEST_RAG_STALE);
+    /* Idempotent: the same content again writes nothing. */
+    CHECK_EQ_INT(inngest_rag_store_put_staged(s, e, &d, ch, 2, &st, NULL), 0);
+    CHECK_EQ_INT(st, INNGEST_RAG_UNCHANGED);
+    /* A vector staged for chunk 0 of this version is the one stored; chunk 1 is embedded. */
+    inngest_rag_document d2 = {.key = "k2", .source = "k.md", .text = text};
+    CHECK_EQ_INT(inngest_rag_store_stage(s, &d2, 0, 1, v, e->id, e->dim, NULL), 0);
+    CHECK_EQ_INT(inngest_rag_store_put_staged(s, e, &d2, ch, 2, &st, NULL), 0);
+    CHECK_EQ_INT(st, INNGEST_RAG_ADDED);
+    CHECK(top_vector(s, q, "k2", &pos) > 0.999);
+    CHECK_EQ_INT(pos, 0);
+    /* Guards: another embedder, a chunk outside the text, no document. */
+    inngest_error err;
+    CHECK_EQ_INT(inngest_rag_store_stage(s, &d2, 0, 1, v, "other", 8, &err), INNGEST_EMISMATCH);
+    inngest_rag_chunk bad[1] = {{20, 10}};
+    CHECK_EQ_INT(inngest_rag_store_put_staged(s, e, &other, bad, 1, &st, &err), INNGEST_EINVAL);
+    CHECK_EQ_INT(inngest_rag_store_stage(s, NULL, 0, 1, v, e->id, e->dim, &err), INNGEST_EINVAL);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_destroy(s);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -297,7 +333,7 @@ TEST_CASE(ingest_folder_with_progress) {
     CHECK_EQ_INT(inngest_rag_ingest_path(s, e, "/nonexistent/x", &o, &st, &err),
                  INNGEST_ENOTFOUND);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(invalid_utf8_documents_are_repaired) {
@@ -311,7 +347,7 @@ TEST_CASE(invalid_utf8_documents_are_repaired) {
     CHECK_STR(r.hits[0].text, "caf\xef\xbf\xbd broken \xef\xbf\xbd bytes here");
     inngest_rag_results_cleanup(&r);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(not_a_store) {
@@ -319,7 +355,7 @@ TEST_CASE(not_a_store) {
     rag_test_path("garbage.db", path, sizeof(path));
     write_file(path, "this is not an SQLite database, not even close...........");
     inngest_error err;
-    CHECK(inngest_rag_store_open(path, NULL, &err) == NULL);
+    CHECK(inngest_rag_store_create(path, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, INNGEST_EIO);
 }
 
@@ -327,25 +363,43 @@ TEST_CASE(store_uris) {
     char path[1024], uri[1100];
     inngest_error err;
     snprintf(uri, sizeof(uri), "sqlite:%s", rag_test_path("uri.db", path, sizeof(path)));
-    inngest_rag_store *s = inngest_rag_store_open(uri, NULL, &err);
+    inngest_rag_store *s = inngest_rag_store_create(uri, NULL, &err);
     CHECK(s != NULL);
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
     ingest_all(s, e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     /* The same file by its plain path. */
-    s = inngest_rag_store_open(path, NULL, &err);
+    s = inngest_rag_store_create(path, NULL, &err);
     CHECK(s != NULL);
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(s, &info);
+    CHECK_EQ_INT(inngest_rag_store_get_info(s, &info, NULL), 0);
     CHECK_EQ_INT(info.documents, 4);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     /* A scheme this build has no backend for is an error, not a file name. */
-    CHECK(inngest_rag_store_open("nosuch://host/db", NULL, &err) == NULL);
+    CHECK(inngest_rag_store_create("nosuch://host/db", NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, INNGEST_EINVAL);
     CHECK(strstr(err.message, "nosuch://") != NULL);
-    CHECK(inngest_rag_store_open("sqlite:", NULL, &err) == NULL);
+    /* SQLite's parameters travel in its URI. */
+    snprintf(uri, sizeof(uri), "sqlite:%s?synchronous=normal", path);
+    s = inngest_rag_store_create(uri, NULL, &err);
+    CHECK(s != NULL);
+    CHECK_EQ_INT(inngest_rag_store_get_info(s, &info, NULL), 0);
+    CHECK_EQ_INT(info.documents, 4);
+    CHECK_STR(info.backend, "sqlite");
+    inngest_rag_store_destroy(s);
+    snprintf(uri, sizeof(uri), "sqlite://%s?synchronous=full&", path);
+    s = inngest_rag_store_create(uri, NULL, &err);
+    CHECK(s != NULL);
+    inngest_rag_store_destroy(s);
+    snprintf(uri, sizeof(uri), "sqlite:%s?fast=1", path);
+    CHECK(inngest_rag_store_create(uri, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, INNGEST_EINVAL);
-    CHECK(inngest_rag_store_open("", NULL, &err) == NULL);
+    CHECK(strstr(err.message, "fast=1") != NULL);
+    CHECK(inngest_rag_store_create("sqlite:?synchronous=full", NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, INNGEST_EINVAL);
+    CHECK(inngest_rag_store_create("sqlite:", NULL, &err) == NULL);
+    CHECK_EQ_INT(err.code, INNGEST_EINVAL);
+    CHECK(inngest_rag_store_create("", NULL, &err) == NULL);
     inngest_rag_embedder_destroy(e);
 }
 
@@ -355,8 +409,8 @@ TEST_CASE(changes_from_another_writer) {
     char path[1024];
     rag_test_path("shared.db", path, sizeof(path));
     inngest_error err;
-    inngest_rag_store *a = inngest_rag_store_open(path, NULL, &err);
-    inngest_rag_store *b = inngest_rag_store_open(path, NULL, &err);
+    inngest_rag_store *a = inngest_rag_store_create(path, NULL, &err);
+    inngest_rag_store *b = inngest_rag_store_create(path, NULL, &err);
     CHECK(a && b);
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
     ingest_all(a, e);
@@ -370,7 +424,7 @@ TEST_CASE(changes_from_another_writer) {
         for (int64_t d = 1; d <= 4; d++)
             CHECK_EQ_INT(ing_rag_store_apply_change(b, 0, d, &err), 0);
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(b, &info);
+    CHECK_EQ_INT(inngest_rag_store_get_info(b, &info, NULL), 0);
     CHECK_STR(info.embedder_id, "hash-v1");
     CHECK(top_is(b, e, "boil pasta", INNGEST_RAG_VECTOR, "cooking.md"));
     CHECK_EQ_INT(inngest_rag_search(b, e, "boil pasta", 10, INNGEST_RAG_VECTOR, &r, NULL), 0);
@@ -393,6 +447,17 @@ TEST_CASE(changes_from_another_writer) {
         CHECK(strcmp(r.hits[i].doc_key, "sleep.md") != 0);
     inngest_rag_results_cleanup(&r);
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(a);
-    inngest_rag_store_close(b);
+    inngest_rag_store_destroy(a);
+    inngest_rag_store_destroy(b);
+}
+
+TEST_CASE(status_names) {
+    CHECK_STR(inngest_rag_status_name(INNGEST_RAG_ADDED), "added");
+    CHECK_STR(inngest_rag_status_name(INNGEST_RAG_REPLACED), "replaced");
+    CHECK_STR(inngest_rag_status_name(INNGEST_RAG_UNCHANGED), "unchanged");
+    CHECK_STR(inngest_rag_status_name(0), "starting");
+    CHECK_STR(inngest_rag_status_name(INNGEST_EIO), "failed");
+    CHECK_STR(inngest_rag_status_name(INNGEST_STEP_PENDING), "unknown");
+    /* RAG statuses are not step statuses. */
+    CHECK((int)INNGEST_RAG_ADDED != (int)INNGEST_STEP_PENDING && (int)INNGEST_RAG_ADDED != 0);
 }

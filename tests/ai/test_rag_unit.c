@@ -41,7 +41,7 @@ TEST_CASE(chunker_sizes_overlap_and_utf8) {
     size_t len = strlen(text);
     inngest_rag_chunk *ch;
     size_t n;
-    inngest_rag_chunk_opts o = {.max_chars = 400, .overlap_chars = 80};
+    inngest_rag_chunk_opts o = {.max_bytes = 400, .overlap_bytes = 80};
     CHECK_EQ_INT(inngest_rag_chunk_text(text, len, &o, &ch, &n, NULL), INNGEST_OK);
     CHECK(n > 5);
     size_t covered = 0;
@@ -77,14 +77,14 @@ TEST_CASE(chunker_prefers_paragraphs_then_sentences) {
                     "sentences that go on for a while.";
     inngest_rag_chunk *ch;
     size_t n;
-    inngest_rag_chunk_opts o = {.max_chars = 64, .overlap_chars = 1};
+    inngest_rag_chunk_opts o = {.max_bytes = 64, .overlap_bytes = 1};
     CHECK_EQ_INT(inngest_rag_chunk_text(t, strlen(t), &o, &ch, &n, NULL), INNGEST_OK);
     CHECK(n >= 2);
     CHECK_EQ_INT(ch[0].len, strlen("First paragraph is here and it is short."));
     free(ch);
     const char *u = "One sentence ends here. Another one starts and keeps going without any "
                     "break at all";
-    o.max_chars = 40; /* the sentence end lies past half of it */
+    o.max_bytes = 40; /* the sentence end lies past half of it */
     CHECK_EQ_INT(inngest_rag_chunk_text(u, strlen(u), &o, &ch, &n, NULL), INNGEST_OK);
     CHECK_EQ_INT(ch[0].len, strlen("One sentence ends here."));
     free(ch);
@@ -97,7 +97,7 @@ TEST_CASE(chunker_hard_cuts_never_split_characters) {
         ing_buf_appends(&b, "\xe2\x82\xac");
     inngest_rag_chunk *ch;
     size_t n;
-    inngest_rag_chunk_opts o = {.max_chars = 100, .overlap_chars = 10};
+    inngest_rag_chunk_opts o = {.max_bytes = 100, .overlap_bytes = 10};
     CHECK_EQ_INT(inngest_rag_chunk_text(b.data, b.len, &o, &ch, &n, NULL), INNGEST_OK);
     CHECK(n >= 15);
     for (size_t i = 0; i < n; i++) {
@@ -122,7 +122,7 @@ TEST_CASE(chunker_edge_cases) {
     CHECK_EQ_INT(ch[0].offset, 2);
     CHECK_EQ_INT(ch[0].len, 10);
     free(ch);
-    inngest_rag_chunk_opts o = {.max_chars = 4};
+    inngest_rag_chunk_opts o = {.max_bytes = 4};
     CHECK_EQ_INT(inngest_rag_chunk_text("abc", 3, &o, &ch, &n, NULL), INNGEST_EINVAL);
 }
 

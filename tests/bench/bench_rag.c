@@ -11,7 +11,7 @@
  *    search, and the machine's read bandwidth over a buffer the size of the int8 codes
  *    (1 and 2 threads), with scan time / (bytes / bandwidth).
  * 2. Ingestion through the store with the hash embedder: synthetic Markdown documents,
- *    docs/s and chunks/s with fast_sync 0 (synchronous=FULL) and 1 (NORMAL).
+ *    docs/s and chunks/s with sqlite:...?synchronous=full (the default) and =normal.
  *
  *   bench_rag [--n N] [--dim D] [--queries Q] [--k K] [--rescore C] [--repeat R]
  *             [--docs D] [--no-search] [--no-ingest]
@@ -446,13 +446,13 @@ static void bench_ingest(int docs, int repeat) {
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, &err);
     printf("\n### Ingestion through the store (hash embedder, %d dims, %d documents of about "
            "3 KB)\n\n", e->dim, docs);
-    printf("| fast_sync | run | docs/s | chunks/s | MB/s |\n|---|---|---|---|---|\n");
+    printf("| synchronous | run | docs/s | chunks/s | MB/s |\n|---|---|---|---|---|\n");
     for (int fast = 0; fast <= 1; fast++) {
         for (int r = 0; r < repeat; r++) {
-            char path[600];
-            snprintf(path, sizeof(path), "%s/ingest-%d-%d.db", dir, fast, r);
-            inngest_rag_store_opts so = {.fast_sync = fast};
-            inngest_rag_store *s = inngest_rag_store_open(path, &so, &err);
+            char uri[700];
+            snprintf(uri, sizeof(uri), "sqlite:%s/ingest-%d-%d.db?synchronous=%s", dir, fast, r,
+                     fast ? "normal" : "full");
+            inngest_rag_store *s = inngest_rag_store_create(uri, NULL, &err);
             if (!s) {
                 fprintf(stderr, "open: %s\n", err.message);
                 exit(1);
@@ -475,10 +475,10 @@ static void bench_ingest(int docs, int repeat) {
                 free(text);
             }
             double dt = now_s() - t0;
-            printf("| %d | %d | %.0f | %.0f | %.2f |\n", fast, r + 1, docs / dt, chunks / dt,
+            printf("| %s | %d | %.0f | %.0f | %.2f |\n", fast ? "normal" : "full", r + 1, docs / dt, chunks / dt,
                    bytes / dt / 1e6);
             fflush(stdout);
-            inngest_rag_store_close(s);
+            inngest_rag_store_destroy(s);
             static const char *const sfx[] = {"", "-wal", "-shm"};
             for (int i = 0; i < 3; i++) {
                 char p[640];

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzz target: the chunker (inngest_rag_chunk_text) with fuzzer-chosen sizes. Input: two
- * bytes of max_chars (little-endian; 0 = the default), two of overlap_chars, then the text.
- * Properties: every chunk lies inside the text, is non-empty, at most max_chars long, and
+ * bytes of max_bytes (little-endian; 0 = the default), two of overlap_bytes, then the text.
+ * Properties: every chunk lies inside the text, is non-empty, at most max_bytes long, and
  * neither starts nor ends with whitespace; chunks start in increasing order; every
  * non-whitespace byte is in some chunk; in valid UTF-8 no chunk splits a character; a
- * max_chars below 16 is refused.
+ * max_bytes below 16 is refused.
  */
 #include "fmacros.h"
 
@@ -27,11 +27,11 @@ static int char_start(const char *t, size_t len, size_t p) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 4)
         return 0;
-    inngest_rag_chunk_opts o = {.max_chars = (size_t)data[0] | (size_t)data[1] << 8,
-                                .overlap_chars = (size_t)data[2] | (size_t)data[3] << 8};
+    inngest_rag_chunk_opts o = {.max_bytes = (size_t)data[0] | (size_t)data[1] << 8,
+                                .overlap_bytes = (size_t)data[2] | (size_t)data[3] << 8};
     const char *text = (const char *)data + 4;
     size_t len = size - 4;
-    size_t max = o.max_chars ? o.max_chars : INNGEST_RAG_CHUNK_CHARS;
+    size_t max = o.max_bytes ? o.max_bytes : INNGEST_RAG_CHUNK_BYTES;
     inngest_rag_chunk *c = NULL;
     size_t n = 99;
     inngest_error err;

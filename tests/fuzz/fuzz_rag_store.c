@@ -2,7 +2,7 @@
 /*
  * Fuzz target: the RAG store's file reader. Input: the bytes of a store file. They are
  * written to a scratch file (under /dev/shm when it exists), which is opened with
- * inngest_rag_store_open; when that succeeds the store is listed, searched in all three
+ * inngest_rag_store_create; when that succeeds the store is listed, searched in all three
  * modes, written to and searched again. Seeds are real stores (see mkseed_rag_store.c).
  * Properties: every call either succeeds or fails with a message; nothing crashes, leaks
  * or hangs, whatever the file holds (truncated pages, bad schema version, a dimension of
@@ -75,17 +75,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(f);
     if (w != size)
         return 0;
-    inngest_rag_store_opts opts = {.fast_sync = 1, .threads = 1};
+    inngest_rag_store_opts opts = {.threads = 1};
     inngest_error err;
     inngest_error_clear(&err);
-    inngest_rag_store *s = inngest_rag_store_open(path, &opts, &err);
+    char uri[sizeof(path) + 64];
+    snprintf(uri, sizeof(uri), "sqlite:%s?synchronous=normal", path);
+    inngest_rag_store *s = inngest_rag_store_create(uri, &opts, &err);
     if (!s) {
         FUZZ_ASSERT(err.code < 0 && err.message[0] != '\0');
         return 0;
     }
     inngest_rag_store_info info;
-    inngest_rag_store_get_info(s, &info);
-    FUZZ_ASSERT(info.kernel != NULL);
+    int irc = inngest_rag_store_get_info(s, &info, &err);
+    FUZZ_ASSERT(info.kernel != NULL && (irc == INNGEST_OK || err.message[0] != '\0'));
     json_t *list = inngest_rag_store_list(s, &err);
     FUZZ_ASSERT(list == NULL ? err.message[0] != '\0' : json_is_array(list));
     json_decref(list);
@@ -98,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         inngest_rag_document doc = {.key = "fuzz", .source = "fuzz.md",
                                     .text = "# Fuzz\n\nThe store survives any file."};
         inngest_rag_ingest_opts io = {0};
-        int st = 0;
+        inngest_rag_status st = 0;
         size_t chunks = 0;
         inngest_error_clear(&err);
         int rc = inngest_rag_ingest_document(s, e, &doc, &io, &st, &chunks, &err);
@@ -107,6 +109,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         search_all(s, e);
     }
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     return 0;
 }

@@ -43,7 +43,7 @@ static int make(const char *dir, const char *name, int docs) {
     inngest_error err;
     inngest_error_clear(&err);
     inngest_rag_store_opts o = {.threads = 1};
-    inngest_rag_store *s = inngest_rag_store_open(path, &o, &err);
+    inngest_rag_store *s = inngest_rag_store_create(path, &o, &err);
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(8, &err);
     static const char *const texts[] = {
         "# Durable steps\n\nEach step's result is saved by Inngest. The store keeps chunks.",
@@ -53,11 +53,11 @@ static int make(const char *dir, const char *name, int docs) {
         char key[32];
         snprintf(key, sizeof(key), "doc%d.md", i);
         inngest_rag_document d = {.key = key, .source = key, .text = texts[i % 2]};
-        inngest_rag_ingest_opts io = {.chunk = {.max_chars = 48, .overlap_chars = 8}};
+        inngest_rag_ingest_opts io = {.chunk = {.max_bytes = 48, .overlap_bytes = 8}};
         rc = inngest_rag_ingest_document(s, e, &d, &io, NULL, NULL, &err);
     }
     inngest_rag_embedder_destroy(e);
-    inngest_rag_store_close(s);
+    inngest_rag_store_destroy(s);
     if (rc)
         fprintf(stderr, "mkseed_rag_store: %s: %s\n", path, err.message);
     return rc;
