@@ -16,13 +16,23 @@
  * (the metrics hook) reads every string it is handed.
  * Properties: inngest_app_handle() returns INNGEST_OK (memory never runs out here), a status
  * in 200..599, the SDK header on every answer, and a non-empty JSON body on every answer
- * but a passed trust probe.
+ * but a passed trust probe. Every 2xx answer of the cloud-mode app is signed: its
+ * X-Inngest-Signature is "t=<now>&s=<hex>", s being HMAC-SHA256 over body || t with the key
+ * text after "signkey-<env>-", recomputed here with OpenSSL rather than the SDK's code (an
+ * unsigned 2xx would mean a request got through without being verified, or an answer the
+ * server cannot authenticate). Two unsigned 2xx answers are allowed: the spec's
+ * unauthenticated introspection of a GET whose signature did not verify
+ * (authentication_succeeded false or null, and only the public fields), and the answer to
+ * an out-of-band PUT sync, which the server sends unsigned ({message, modified} only; the
+ * app proved itself to the server with its key on /fn/register). Any answer that carries a
+ * signature, whatever its status, must verify.
  */
 #include "fmacros.h"
 
 #include <string.h>
 
 #include <inngest/inngest.h>
+#include <openssl/evp.h>
 
 #include "fuzz.h"
 
@@ -250,6 +260,86 @@ static void check_response(const inngest_http_response *res, const char *target)
     }
 }
 
+/* True for the unauthenticated introspection body: a JSON object with
+ * authentication_succeeded false or null and no field beyond the public ones. */
+static int unauthenticated_introspection(const char *method, const inngest_http_response *res) {
+    static const char *public_fields[] = {"extra", "has_event_key", "has_signing_key",
+                                          "function_count", "mode", "schema_version",
+                                          "authentication_succeeded", "has_signing_key_fallback"};
+    if (!method || strcmp(method, "GET") != 0)
+        return 0;
+    json_t *j = json_loadb(res->body, res->body_len, 0, NULL);
+    int ok = json_is_object(j);
+    json_t *auth = ok ? json_object_get(j, "authentication_succeeded") : NULL;
+    ok = ok && (json_is_false(auth) || json_is_null(auth));
+    const char *k;
+    json_t *v;
+    if (ok) {
+        json_object_foreach(j, k, v) {
+            int known = 0;
+            for (size_t i = 0; i < sizeof public_fields / sizeof *public_fields; i++)
+                known |= strcmp(k, public_fields[i]) == 0;
+            if (!known) {
+                fprintf(stderr, "cloud app: unsigned introspection has field %s\n", k);
+                ok = 0;
+            }
+        }
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* True for the answer to an out-of-band PUT sync: an object with message and modified. */
+static int out_of_band_sync_answer(const char *method, const inngest_http_response *res) {
+    if (!method || strcmp(method, "PUT") != 0)
+        return 0;
+    json_t *j = json_loadb(res->body, res->body_len, 0, NULL);
+    int ok = json_is_object(j) && json_object_size(j) == 2 &&
+             json_is_string(json_object_get(j, "message")) &&
+             json_is_boolean(json_object_get(j, "modified"));
+    json_decref(j);
+    return ok;
+}
+
+/* An answer of the cloud-mode app: a 2xx must be signed (but for the two exceptions), and
+ * any signature must verify over the body. */
+static void check_signed(const char *method, const inngest_http_response *res) {
+    const char *h = inngest_http_response_header(res, "X-Inngest-Signature");
+    int ok2xx = res->status >= 200 && res->status <= 299;
+    if (!h && (!ok2xx || unauthenticated_introspection(method, res) ||
+               out_of_band_sync_answer(method, res)))
+        return;
+    if (!h)
+        fprintf(stderr, "cloud app: status %d without X-Inngest-Signature: %.*s\n", res->status,
+                (int)(res->body_len > 300 ? 300 : res->body_len), res->body);
+    FUZZ_ASSERT(h != NULL);
+    long long t = 0;
+    char s[65] = "";
+    int n = 0;
+    FUZZ_ASSERT(sscanf(h, "t=%lld&s=%64[0-9a-f]%n", &t, s, &n) == 2 && h[n] == '\0');
+    FUZZ_ASSERT(strlen(s) == 64 && t == NOW_S);
+    const char *key = KEY + strlen("signkey-test-");
+    char tbuf[24];
+    int tl = snprintf(tbuf, sizeof tbuf, "%lld", t);
+    size_t mlen = res->body_len + (size_t)tl;
+    unsigned char *msg = malloc(mlen);
+    FUZZ_ASSERT(msg != NULL);
+    memcpy(msg, res->body, res->body_len);
+    memcpy(msg + res->body_len, tbuf, (size_t)tl);
+    unsigned char mac[32];
+    size_t mac_len = 0;
+    FUZZ_ASSERT(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key), msg, mlen, mac,
+                          sizeof mac, &mac_len) != NULL &&
+                mac_len == sizeof mac);
+    free(msg);
+    char hex[65];
+    for (size_t i = 0; i < sizeof mac; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    if (strcmp(hex, s) != 0)
+        fprintf(stderr, "cloud app: status %d signed %s, expected s=%s\n", res->status, h, hex);
+    FUZZ_ASSERT(strcmp(hex, s) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dev_app)
         LLVMFuzzerInitialize(NULL, NULL);
@@ -295,6 +385,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = inngest_app_handle(apps[i], &req, &res);
         FUZZ_ASSERT(rc == INNGEST_OK);
         check_response(&res, target);
+        if (apps[i] == cloud_app)
+            check_signed(method, &res);
         if (verbose)
             fprintf(stderr, "%s app: %d %.*s\n", i ? "cloud" : "dev", res.status,
                     (int)(res.body_len > 160 ? 160 : res.body_len), res.body);

@@ -5,8 +5,9 @@
  * offsets, then the stream bytes. The stream is parsed three ways: in one piece, cut at the
  * fuzzer's points (empty pieces included), and one byte at a time.
  * Properties: all three give the same events in the same order (the transcript of event
- * names and data), and the same accumulated chat answer; every delta handed out is part of
- * the accumulated content; nothing crashes, leaks or reads out of bounds.
+ * names and data, byte for byte), and the same accumulated chat answer (content bytes, id,
+ * model, finish reason, usage, error); the deltas handed out, joined, are exactly the
+ * accumulated content; nothing crashes, leaks or reads out of bounds.
  */
 #include "fmacros.h"
 
@@ -19,14 +20,14 @@
 struct run {
     struct ing_buf transcript; /* "event\x01data\x02" per event */
     struct ing_chat_stream chat;
-    size_t delta_bytes;
+    struct ing_buf deltas; /* every delta handed out, joined */
     int stopped; /* the accumulator reported an error or a broken chunk */
 };
 
 static int on_delta(void *user, const char *text, size_t len) {
     struct run *r = user;
     FUZZ_ASSERT(len > 0 && text != NULL);
-    r->delta_bytes += len;
+    FUZZ_ASSERT(ing_buf_append(&r->deltas, text, len) == 0);
     return 0;
 }
 
@@ -62,7 +63,8 @@ static void parse(struct run *r, const char *text, size_t len, const size_t *cut
         rc = ing_sse_finish(&p);
     FUZZ_ASSERT(rc == 0); /* no callback fails and no line nears the 8 MiB limit */
     ing_sse_cleanup(&p);
-    FUZZ_ASSERT(r->delta_bytes == r->chat.content.len);
+    FUZZ_ASSERT(r->deltas.len == r->chat.content.len);
+    FUZZ_ASSERT(r->deltas.len == 0 || !memcmp(r->deltas.data, r->chat.content.data, r->deltas.len));
 }
 
 static int cmp_size(const void *a, const void *b) {
@@ -70,17 +72,33 @@ static int cmp_size(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static int same_bytes(const struct ing_buf *a, const struct ing_buf *b) {
+    return a->len == b->len && (a->len == 0 || !memcmp(a->data, b->data, a->len));
+}
+
+static int same_str(const char *a, const char *b) {
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 static void same(const struct run *a, const struct run *b) {
-    FUZZ_ASSERT(a->transcript.len == b->transcript.len);
-    FUZZ_ASSERT(a->transcript.len == 0 ||
-                !memcmp(a->transcript.data, b->transcript.data, a->transcript.len));
-    FUZZ_ASSERT(a->chat.content.len == b->chat.content.len);
+    FUZZ_ASSERT(same_bytes(&a->transcript, &b->transcript));
+    FUZZ_ASSERT(same_bytes(&a->chat.content, &b->chat.content));
+    FUZZ_ASSERT(same_str(a->chat.id, b->chat.id) && same_str(a->chat.model, b->chat.model) &&
+                same_str(a->chat.finish_reason, b->chat.finish_reason));
+    FUZZ_ASSERT(a->chat.has_usage == b->chat.has_usage &&
+                a->chat.prompt_tokens == b->chat.prompt_tokens &&
+                a->chat.completion_tokens == b->chat.completion_tokens &&
+                a->chat.total_tokens == b->chat.total_tokens);
     FUZZ_ASSERT(a->chat.done == b->chat.done && a->chat.error == b->chat.error);
+    FUZZ_ASSERT(!strcmp(a->chat.err_message, b->chat.err_message) &&
+                !strcmp(a->chat.err_type, b->chat.err_type) &&
+                !strcmp(a->chat.err_code, b->chat.err_code));
     FUZZ_ASSERT(a->chat.deltas == b->chat.deltas);
 }
 
 static void run_cleanup(struct run *r) {
     ing_buf_cleanup(&r->transcript);
+    ing_buf_cleanup(&r->deltas);
     ing_chat_stream_cleanup(&r->chat);
 }
 

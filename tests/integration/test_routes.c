@@ -214,13 +214,25 @@ TEST_CASE(metrics_parse_and_move) {
     char *after = metrics_until(&e, key, 2, &count);
     CHECK_EQ_INT(count, 2);
 
+    /* A comment, or a sample: name, optional labels, one space, and a value that is a
+     * decimal number, +Inf/-Inf/Inf or NaN (never a bare value without a name). */
     regex_t line;
     CHECK_EQ_INT(regcomp(&line,
                          "^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*"
                          "(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\",?)*\\})? "
-                         "[-+0-9.eE]+|[-+]?Inf|NaN)$",
+                         "([-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+)?|[-+]?Inf|NaN))$",
                          REG_EXTENDED | REG_NOSUB),
                  0);
+    /* The pattern itself: it must tell good lines from bad ones. */
+    static const char *good[] = {"a_total 3", "b{x=\"1\"} -1.5e+3", "c NaN", "d{} +Inf",
+                                 "# TYPE a_total counter"};
+    static const char *bad[] = {"NaN", "Inf", "-Inf", "a 1e", "a ..", "a", "a  1", "a{x=1} 2",
+                                "{x=\"1\"} 2", "a 1 2"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        CHECK(regexec(&line, good[i], 0, NULL, 0) == 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (regexec(&line, bad[i], 0, NULL, 0) == 0)
+            TEST_FAIL_("the pattern accepts \"%s\"", bad[i]);
     int lines = 0;
     for (char *save = NULL, *l = strtok_r(after, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (regexec(&line, l, 0, NULL, 0) != 0)
