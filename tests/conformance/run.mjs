@@ -105,10 +105,14 @@ async function startChatHost({ args, mode, ai, outDir, tag, env: extra = {} }) {
         else env[k] = v;
     }
     let app = null;
+    // Stops the host and its emulator; throws when the host did not end cleanly (a crash
+    // or sanitizer abort at shutdown must fail the scenario).
     const stop = async () => {
-        if (app) await app.stop();
+        const end = app ? await app.stop() : null;
+        app = null;
         await emu.stop();
         fs.rmSync(dir, { recursive: true, force: true });
+        if (end && !end.clean) throw new Error(`chat host ${tag}: ${end.why} (see ${mode}-c-${tag}.app.log)`);
     };
     try {
         app = await startApp({
@@ -119,7 +123,7 @@ async function startChatHost({ args, mode, ai, outDir, tag, env: extra = {} }) {
         const s = await emu.syncApp(app.url);
         if (s.response?.status !== 200) throw new Error(`chat host sync answered ${s.response?.status}: ${s.response?.body}`);
     } catch (err) {
-        await stop();
+        await stop().catch(() => {});
         throw err;
     }
     return { emu, app, stop };
@@ -186,6 +190,15 @@ async function runApp(which, mode, args, list, outDir) {
         results.set("every-answer-accepted", {
             outcome: emu.protocolErrors.map((e) => e.reason),
             failures: emu.protocolErrors.map((e) => `${e.function} stepId=${e.stepId} attempt ${e.attempt}: ${e.reason}`),
+            ms: 0,
+        });
+        // The app must stop cleanly on SIGTERM: status 0, no signal (the reference app, on
+        // Node, exits 0 from its SIGTERM handler too).
+        const end = await app.stop();
+        app = null;
+        results.set("clean-shutdown", {
+            outcome: end.clean,
+            failures: end.clean ? [] : [`${which} app: ${end.why} (see ${mode}-${which}.app.log)`],
             ms: 0,
         });
         const dump = {};

@@ -68,9 +68,15 @@ function startHost(env) {
   });
 }
 
-/** A fake OpenAI-compatible server: chat completions (plain and streamed) and embeddings. */
+/** A fake OpenAI-compatible server: chat completions (plain and streamed) and embeddings.
+ * The first streamed answer stops after its first part until release() is called (the test
+ * calls it once the page showed that part), so "shown while streaming" is checked on an
+ * event, not within a time window. */
 function startFakeModel() {
   const ANSWER = ["inngest-c is ", "an Inngest SDK ", "written in C [1]."];
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let gated = false;
   const srv = createHttpServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
@@ -96,9 +102,12 @@ function startFakeModel() {
         }));
       }
       res.writeHead(200, { "Content-Type": "text/event-stream" });
-      for (const part of ANSWER) {
+      const hold = !gated;
+      gated = true;
+      for (const [i, part] of ANSWER.entries()) {
         res.write(`data: ${JSON.stringify({ id: "c1", model: "fake-model", choices: [{ index: 0, delta: { content: part } }] })}\n\n`);
-        await new Promise((r) => setTimeout(r, 150));
+        if (i === 0 && hold) await gate;
+        else await new Promise((r) => setTimeout(r, 20));
       }
       res.write(`data: ${JSON.stringify({ id: "c1", model: "fake-model", choices: [], usage })}\n\n`);
       res.end("data: [DONE]\n\n");
@@ -106,7 +115,11 @@ function startFakeModel() {
   });
   return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve({
     url: `http://127.0.0.1:${srv.address().port}`,
-    close: () => new Promise((r) => srv.close(r)),
+    release,
+    close: () => {
+      release();
+      return new Promise((r) => srv.close(r));
+    },
   })));
 }
 
@@ -120,12 +133,29 @@ async function ask(page, question) {
   return box;
 }
 
-/** SIGTERM, then wait until the host has exited (it closes its store on the way out). */
+/** SIGTERM, then wait until the host has exited (it closes its store on the way out). It
+ * must end with status 0: a crash or a sanitizer abort at shutdown fails the test. */
 function stopHost(h) {
-  if (h.child.exitCode !== null) return Promise.resolve();
+  const fail = (why) => {
+    console.error(`host ${h.base}: ${why}`);
+    process.exitCode = 1;
+  };
+  if (h.child.exitCode !== null || h.child.signalCode !== null) {
+    fail(`had already exited (${h.child.exitCode ?? h.child.signalCode}) before it was stopped`);
+    return Promise.resolve();
+  }
   return new Promise((resolve) => {
     h.child.removeAllListeners("exit");
-    h.child.on("exit", resolve);
+    const t = setTimeout(() => {
+      fail("did not stop within 10 s of SIGTERM");
+      h.child.kill("SIGKILL");
+    }, 10000);
+    h.child.on("exit", (code, sig) => {
+      clearTimeout(t);
+      if (sig || code !== 0) fail(`ended with ${sig ? `signal ${sig}` : `status ${code}`}`);
+      else console.log(`ok - host ${h.base} stopped cleanly`);
+      resolve();
+    });
     h.child.kill("SIGTERM");
   });
 }
@@ -181,11 +211,13 @@ try {
   await page2.fill("#question", "What is inngest-c?");
   await page2.click("#send");
   const first = page2.locator(".msg.assistant").first();
+  // The model holds the rest of its answer until the page has shown the first part.
   await page2.waitForFunction(() => {
     const t = document.querySelector(".msg.assistant .text");
-    return t && t.textContent.startsWith("inngest-c is ") && !t.textContent.endsWith("[1].");
-  }, null, { timeout: 10000 });
-  check(true, "direct mode shows the answer while it streams");
+    return t && t.textContent === "inngest-c is ";
+  }, null, { timeout: 30000 });
+  check((await first.locator(".meta").count()) === 0, "direct mode shows the answer while it streams");
+  model.release();
   await first.locator(".meta").waitFor({ timeout: 10000 });
   check((await first.locator(".text").textContent()) === "inngest-c is an Inngest SDK written in C [1].",
         "direct mode shows the whole answer");

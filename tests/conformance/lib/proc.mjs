@@ -28,7 +28,10 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 
 // Starts `cmd args` and waits for a "listening on <url>" line on stdout or stderr, then
 // for GET <url> (signed when `signingKey` is given) to answer with an X-Inngest-SDK header. Output goes to `logFile`.
-// Resolves {url, child, stop()}.
+// Resolves {url, child, stop()}. stop() sends SIGTERM and resolves with how the app ended:
+// {code, signal, clean, why}; clean is false when the app had already exited on its own,
+// ended by a signal (a crash, an abort) or with a non-zero status, or had to be killed
+// because it did not stop within 10 s.
 export async function startApp({ cmd, args, env, logFile, signingKey = null, timeoutMs = 20000 }) {
     const log = fs.createWriteStream(logFile, { flags: "a" });
     const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
@@ -65,6 +68,13 @@ export async function startApp({ cmd, args, env, logFile, signingKey = null, tim
         if (Date.now() > deadline) throw new Error(`${url} never answered with X-Inngest-SDK`);
         await new Promise((r) => setTimeout(r, 50));
     }
+    child.on("exit", (code, sig) => {
+        exited = exited || { code, sig };
+    });
+    const ended = ({ code, sig }, why) => ({
+        code, signal: sig, clean: !why && code === 0 && !sig,
+        why: why || (sig ? `ended by ${sig}` : code !== 0 ? `exit status ${code}` : null),
+    });
     return {
         url,
         child,
@@ -73,14 +83,18 @@ export async function startApp({ cmd, args, env, logFile, signingKey = null, tim
                 if (exited) {
                     children.delete(child);
                     log.end();
-                    return resolve();
+                    return resolve(ended(exited, `had already exited (${exited.code ?? exited.sig}) before it was stopped`));
                 }
-                const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-                child.once("exit", () => {
+                let killed = false;
+                const t = setTimeout(() => {
+                    killed = true;
+                    child.kill("SIGKILL");
+                }, 10000);
+                child.once("exit", (code, sig) => {
                     clearTimeout(t);
                     children.delete(child);
                     log.end();
-                    resolve();
+                    resolve(ended({ code, sig }, killed ? "did not stop within 10 s of SIGTERM" : null));
                 });
                 child.kill("SIGTERM");
             }),
