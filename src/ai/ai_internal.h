@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals shared by src/ai and src/rag (the inngest_ai library): a byte buffer, UTF-8
- * and base64 helpers, the Server-Sent Events parser and the retry policy. Everything here
+ * Internals of the inngest_ai library (src/ai): base64, the Server-Sent Events parser, the
+ * chat stream accumulator and the retry policy (byte buffers and UTF-8 come from the
+ * core: core/buf.h, core/utf8.h). Everything here
  * is pure (no sockets, no clock) so the unit tests drive it directly. Standard library
  * and jansson only.
  */
@@ -17,17 +18,8 @@
  * unbounded. */
 #include "core/buf.h"
 
-/* ---- UTF-8 ------------------------------------------------------------------------------ */
-
-/* Non-zero when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
-int ing_utf8_valid(const char *s, size_t len);
-
-/* The largest i <= pos that starts a character (never splits a multi-byte sequence). */
-size_t ing_utf8_floor(const char *s, size_t len, size_t pos);
-
-/* Copies `len` bytes replacing every invalid sequence with U+FFFD. Returns a malloc'd
- * NUL-terminated string (length in *out_len), or NULL when memory runs out. */
-char *ing_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+/* UTF-8 checks, cuts and repair: core/utf8.h. */
+#include "core/utf8.h"
 
 /* ---- base64 ----------------------------------------------------------------------------- */
 
@@ -114,10 +106,6 @@ int ing_retry_retriable(int status, const char *should_retry, const char *error_
 long ing_retry_delay_ms(const struct ing_retry_in *in);
 
 /* ---- misc ------------------------------------------------------------------------------- */
-
-/* 64-bit FNV-1a. */
-uint64_t ing_fnv1a64(const void *data, size_t len, uint64_t seed);
-#define ING_FNV_OFFSET 0xcbf29ce484222325ULL
 
 /* strdup that accepts NULL. */
 char *ing_strdup0(const char *s);

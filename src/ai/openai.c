@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "ai/ai_internal.h"
+#include "core/alloc.h"
 #include "inngest/ai.h"
 #include "inngest/version.h"
 
@@ -265,7 +266,7 @@ static json_t *text_json(const char *s) {
     size_t n;
     char *clean = ing_utf8_sanitize(s, len, &n);
     json_t *j = clean ? json_stringn_nocheck(clean, n) : NULL;
-    free(clean);
+    ing_free(clean);
     return j;
 }
 

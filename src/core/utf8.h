@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* UTF-8 validation shared by the core and the AI/RAG library. Standard library only. */
+/* UTF-8 validation, cuts and repair, shared by the core and the AI/RAG libraries. Standard
+ * library only. */
 #ifndef ING_UTF8_H
 #define ING_UTF8_H
 
@@ -30,5 +31,16 @@ static inline size_t ing_utf8_seq(const unsigned char *p, size_t avail) {
         return 0;
     return n;
 }
+
+/* Non-zero when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+int ing_utf8_valid(const char *s, size_t len);
+
+/* The largest i <= pos that starts a character (never splits a multi-byte sequence). */
+size_t ing_utf8_floor(const char *s, size_t len, size_t pos);
+
+/* Copies `len` bytes replacing every invalid sequence with U+FFFD. Returns a NUL-terminated
+ * string from the SDK allocator (release it with ing_free(), core/alloc.h), its length in
+ * *out_len, or NULL when memory runs out. */
+char *ing_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
 #endif

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai_internal.h"
+#include "core/utf8.h"
 #include "inngest/rag.h"
 
 static int is_space(char c) {

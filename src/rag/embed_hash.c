@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai_internal.h"
 #include "inngest/rag.h"
 #include "rag/rag_internal.h"
 
@@ -35,6 +34,16 @@ struct feats {
     struct feat *v;
     size_t cap, n;
 };
+
+uint64_t ing_fnv1a64(const void *data, size_t len, uint64_t seed) {
+    const unsigned char *p = data;
+    uint64_t h = seed;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
 
 static int feats_add(struct feats *f, uint64_t h, float w) {
     if (2 * (f->n + 1) > f->cap) {

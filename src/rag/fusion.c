@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai_internal.h"
+#include "core/buf.h"
 #include "rag/rag_internal.h"
 
 static int fused_cmp(const void *pa, const void *pb) {

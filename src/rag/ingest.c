@@ -13,7 +13,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "ai/ai_internal.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "inngest/rag.h"
 
 #define MAX_FILE_BYTES (64u << 20)

@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- hashing ---------------------------------------------------------------------------- */
+
+/* 64-bit FNV-1a (embed_hash.c): feature hashing and document content hashes. */
+uint64_t ing_fnv1a64(const void *data, size_t len, uint64_t seed);
+#define ING_FNV_OFFSET 0xcbf29ce484222325ULL
+
 /* ---- kernels ---------------------------------------------------------------------------- */
 
 /*

@@ -20,7 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ai/ai_internal.h"
+#include "core/alloc.h"
+#include "core/utf8.h"
 #include "inngest/rag.h"
 #include "rag/backend.h"
 #include "rag/rag_internal.h"
@@ -278,8 +279,8 @@ struct put_job {
     float *unit;      /* count * dim: normalised vectors */
     int8_t *codes;    /* count * stride */
     float *scales;    /* count */
-    char **repaired;  /* count: a repaired copy of a chunk's text, or NULL */
-    char *title_fix;  /* a repaired copy of the title, or NULL */
+    char **repaired;  /* count: a repaired copy of a chunk's text (ing_free), or NULL */
+    char *title_fix;  /* a repaired copy of the title (ing_free), or NULL */
     struct ing_rag_put_chunk *rows; /* count */
     int64_t *new_ids; /* count */
     struct ing_rag_put_result res;
@@ -287,9 +288,9 @@ struct put_job {
 
 static void put_job_cleanup(struct put_job *j) {
     for (size_t i = 0; j->repaired && i < j->count; i++)
-        free(j->repaired[i]);
+        ing_free(j->repaired[i]);
     free(j->repaired);
-    free(j->title_fix);
+    ing_free(j->title_fix);
     free(j->unit);
     free(j->codes);
     free(j->scales);
@@ -338,7 +339,7 @@ static int put_quantize(struct put_job *j, inngest_error *err) {
     return INNGEST_OK;
 }
 
-/* `t[0..len)` as valid UTF-8: itself, or a repaired copy in *fixed (malloc'd). */
+/* `t[0..len)` as valid UTF-8: itself, or a repaired copy in *fixed (ing_free it). */
 static int repair(const char *t, size_t len, char **fixed, const char **text, size_t *text_len,
                   inngest_error *err) {
     *text = t;

@@ -12,7 +12,8 @@
 
 #include <inngest/rag.h>
 
-#include "ai/ai_internal.h"
+#include "core/buf.h"
+#include "core/utf8.h"
 #include "rag/rag_internal.h"
 #include "testutil.h"
 

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/ai_internal.h"
+#include "core/alloc.h"
+#include "core/utf8.h"
 #include "fuzz.h"
 #include "inngest/rag.h"
 
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t valid_len = 0;
     char *clean = ing_utf8_sanitize(text, len, &valid_len);
     int valid = clean && valid_len == len && !memcmp(clean, text, len);
-    free(clean);
+    ing_free(clean);
     size_t covered = 0; /* every byte before this is in a chunk or whitespace */
     for (size_t i = 0; i < n; i++) {
         FUZZ_ASSERT(c[i].len > 0 && c[i].len <= max);
