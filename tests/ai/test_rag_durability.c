@@ -5,7 +5,8 @@
  * random moment, reopens the store and checks that every acknowledged document is there
  * (at its acknowledged version or a later one), that the tables agree with each other,
  * that SQLite's integrity check passes, and that search works. Several rounds on the same
- * file, so recovery from a previous crash is exercised too.
+ * file, so recovery from a previous crash is exercised too. The kill points come from a
+ * seed that the test prints; RAG_DURABILITY_SEED=<n> replays a run.
  */
 #include "fmacros.h"
 
@@ -107,7 +108,12 @@ TEST_CASE(acknowledged_documents_survive_sigkill) {
     rag_test_path("crash.db", path, sizeof(path));
     int latest[KEYS]; /* newest acknowledged version per key; 0 = never; <0 = deleted */
     memset(latest, 0, sizeof(latest));
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    const char *fixed = getenv("RAG_DURABILITY_SEED");
+    unsigned seed = fixed && *fixed ? (unsigned)strtoul(fixed, NULL, 10)
+                                    : (unsigned)time(NULL) ^ (unsigned)getpid();
+    printf("durability seed %u (replay with RAG_DURABILITY_SEED=%u)\n", seed, seed);
+    fflush(stdout);
+    srand(seed);
     int next_version = 1;
     size_t total_acks = 0;
     for (int round = 0; round < ROUNDS; round++) {

@@ -142,8 +142,10 @@ export function makeContext({ emu, app, mode, ai, scale, signingKey, startChatHo
                 await new Promise((res) => setTimeout(res, 5));
             }
         },
+        // Resolves once the run has a pause of `kind`, before its timeout can fire (the
+        // continuation runs in the microtask after the pause is made).
         async waitPause(run, kind) {
-            await emu.waitUntil(run, (r) => r.status !== "Running" || emu.pausesOf(r).some((p) => p.kind === kind));
+            await emu.when(run, "pause", (e) => e.pauseKind === kind);
         },
         // Checks a run against the call sequence the official harness asserts.
         official(run, calls, final) {
@@ -318,12 +320,16 @@ export const scenarios = [
         async run(t) {
             const id = t.send({ name: "tests/cancel.test", data: { request_id: "123", whatever: "this doesn't matter my friend" }, user: {} });
             const run = await t.runOf(id);
-            await t.emu.waitUntil(run, (r) => r.transcript.length >= 1 && r.transcript[0].response);
-            await t.sleep(1);
+            // Act as soon as the 10 s sleep is scheduled, before its (scaled) timer can fire
+            // on however slow a machine: the continuation runs in the next microtask.
+            await t.emu.when(run, "sleep");
             // A cancel for another request must not match; the right one must.
             t.send({ name: "cancel/please", data: { request_id: "456" } });
             t.expect(run.status === "Running", "a non-matching cancel event cancelled the run");
             t.send({ name: "cancel/please", data: { request_id: "123" } });
+            t.expect(run.status === "Cancelled", `the matching cancel event ended the run (${run.status})`);
+            // Past the sleep's wake-up time: no call may follow the cancellation. (Only
+            // waiting longer than needed is possible here, never too little.)
             await t.sleep(11);
             t.official(run, [{ stack: [], status: 206, ops: [{ op: "Sleep", id: H.sleep, duration: "10s" }] }], "Cancelled");
             return runView(run);
@@ -334,10 +340,12 @@ export const scenarios = [
         async run(t) {
             const id = t.send({ name: "tests/wait.test", data: { id: "123" }, user: {} });
             const run = await t.runOf(id);
+            // Both events go out in the microtask after the wait is made: its 10 s (scaled)
+            // timeout cannot fire first.
             await t.waitPause(run, "wait");
-            await t.sleep(1);
             t.send({ name: "test/resume", data: { id: "ignored" } });
-            await t.sleep(1);
+            t.expect(run.status === "Running" && t.emu.pausesOf(run).some((p) => p.kind === "wait"),
+                "a non-matching event did not resume the wait");
             const resume = { id: "resume", name: "test/resume", data: { id: "123", resume: true }, ts: Date.now(), user: {} };
             t.send(resume);
             await t.finish(id);

@@ -10,8 +10,10 @@
 # and in each: PUT /api/inngest (sync) and POST /api/chat/inngest (sends chat/message).
 # Prints, per request: HTTP status, seconds to answer, how many requests reached the
 # stand-in (the host's retries), and the start of the answer. Every curl has a 120 s cap,
-# so a hang shows as status 000 at 120 s. Exit status 1 when an answer took that long or
-# was a 2xx (a success against a dead API would be a lie).
+# so a hang shows as status 000 at 120 s. Also GET /healthz, which must answer 200 (the
+# host itself is up; its body reports the API). Exit status 1 when an answer took that
+# long, when a sync or a send was a 2xx (a success against a dead API would be a lie),
+# when /healthz was not 200, or when the host did not stop with status 0 on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 build=$soak_src/build-soak
 while [ $# -gt 0 ]; do
@@ -43,9 +45,10 @@ JS
 
 echo "== $(soak_machine)"
 fail=0
-# probe NAME METHOD PATH [BODY]: one request to the host, one printed line.
+# probe NAME EXPECT METHOD PATH [BODY]: one request to the host, one printed line. EXPECT
+# is "200" (exactly that status) or "not-2xx" (an error status, not a hang).
 probe() {
-  local name=$1 method=$2 path=$3 body=${4:-}
+  local name=$1 expect=$2 method=$3 path=$4 body=${5:-}
   local before after t0 t1 code
   before=$(wc -l <"$count" 2>/dev/null || echo 0)
   t0=$(now_ms)
@@ -57,7 +60,12 @@ probe() {
   printf '   %-7s %-26s status %s  %6.2f s  requests at the API %d  answer: %s\n' \
     "$name" "$method $path" "$code" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print (b-a)/1000}')" \
     "$((after - before))" "$(head -c 160 "$soak_work/answer" | tr '\n' ' ')"
-  if [ "$code" = 000 ] || [[ $code == 2* ]]; then fail=1; fi
+  if [ "$expect" = 200 ]; then
+    [ "$code" = 200 ] || { echo "   FAIL: expected 200"; fail=1; }
+  elif [ "$code" = 000 ] || [[ $code == 2* ]]; then
+    echo "   FAIL: expected an error status"
+    fail=1
+  fi
 }
 
 for case in closed 500 slow; do
@@ -78,11 +86,17 @@ for case in closed 500 slow; do
   host_pid=$bg_pid
   wait_http "http://127.0.0.1:$port/healthz" "$host_pid" || { cat "$soak_work/host-$case.log"; exit 1; }
   echo "== Inngest API $case (INNGEST_DEV=http://127.0.0.1:$api_port)"
-  probe "$case" PUT /api/inngest
-  probe "$case" POST /api/chat/inngest '{"messages":[{"role":"user","content":"Hello"}]}'
-  probe "$case" GET /healthz
+  probe "$case" not-2xx PUT /api/inngest
+  probe "$case" not-2xx POST /api/chat/inngest '{"messages":[{"role":"user","content":"Hello"}]}'
+  probe "$case" 200 GET /healthz
   kill -0 "$host_pid" 2>/dev/null || { echo "   CRASH: the host died"; fail=1; }
-  stop_pid "$host_pid"
+  kill "$host_pid" 2>/dev/null || true
+  host_rc=0
+  wait "$host_pid" || host_rc=$?
+  if [ "$host_rc" != 0 ]; then
+    echo "   FAIL: the host ended with status $host_rc on SIGTERM"
+    fail=1
+  fi
   [ "$case" != closed ] && stop_pid "$api_pid"
 done
 exit $fail

@@ -187,7 +187,11 @@ class Run {
     }
 
     note(kind, detail = {}) {
-        this.timeline.push({ at: Date.now() - this.startedAt.getTime(), kind, ...detail });
+        const entry = { at: Date.now() - this.startedAt.getTime(), kind, ...detail };
+        this.timeline.push(entry);
+        // Watchers resume in a microtask: before any timer of the run (a sleep's wake-up, a
+        // wait's timeout) can fire, however slow the machine.
+        this.watchers = (this.watchers || []).filter((w) => !(w.kind === kind && w.pred(entry) && (w.resolve(entry), true)));
     }
 }
 
@@ -1030,7 +1034,7 @@ export class Emulator {
         const pause = { ...p, run, createdAt: Date.now() };
         if (p.expr) pause.fn = compileExpr(p.expr);
         this.pauses.add(pause);
-        run.note("pause", { kind: p.kind, id: p.id, event: p.event, timeoutMs: p.timeoutMs });
+        run.note("pause", { pauseKind: p.kind, id: p.id, event: p.event, timeoutMs: p.timeoutMs });
         if (p.kind !== "cancel" || p.timeoutMs < YEAR_MS) {
             pause.timer = setTimeout(() => this.expirePause(pause), this.scaled(p.timeoutMs));
             run.timers.add(pause.timer);
@@ -1043,7 +1047,7 @@ export class Emulator {
         const run = pause.run;
         run.timers.delete(pause.timer);
         if (run.status !== "Running" || pause.kind === "cancel") return;
-        run.note("pause-timeout", { kind: pause.kind, id: pause.id });
+        run.note("pause-timeout", { pauseKind: pause.kind, id: pause.id });
         const value = pause.kind === "invoke"
             ? {
                 error: {
@@ -1074,7 +1078,7 @@ export class Emulator {
                 clearTimeout(pause.timer);
                 run.timers.delete(pause.timer);
             }
-            run.note("pause-resumed", { kind: pause.kind, id: pause.id });
+            run.note("pause-resumed", { pauseKind: pause.kind, id: pause.id });
             let value;
             if (pause.kind === "invoke") {
                 value = evt.data.error !== undefined ? { error: evt.data.error } : { data: evt.data.result ?? null };
@@ -1172,6 +1176,21 @@ export class Emulator {
             if (Date.now() > deadline) throw new Error(`condition not reached for run ${run.id} within ${timeoutMs} ms`);
             await new Promise((r) => setTimeout(r, 5));
         }
+    }
+
+    // Resolves with the first timeline entry of `run` of `kind` for which `pred` holds (at
+    // once when there is one already). The continuation runs in a microtask after the
+    // entry is noted, so a scenario can act on a pause or a sleep before its timer fires.
+    when(run, kind, pred = () => true, timeoutMs = 20000) {
+        const have = run.timeline.find((e) => e.kind === kind && pred(e));
+        if (have) return Promise.resolve(have);
+        return new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`run ${run.id}: no ${kind} within ${timeoutMs} ms`)), timeoutMs);
+            (run.watchers ||= []).push({ kind, pred, resolve: (e) => {
+                clearTimeout(timer);
+                resolve(e);
+            } });
+        });
     }
 
     pausesOf(run) {
