@@ -40,7 +40,7 @@ typedef enum inngest_mode {
  * Every string is copied.
  */
 typedef struct inngest_app_opts {
-    const char *app_id;               /* INNGEST_APP_ID, default "inngest-c-ai-chat" */
+    const char *app_id;               /* INNGEST_APP_ID, default "inngest-c-app" */
     inngest_mode mode;                /* INNGEST_DEV (boolean or dev server URL) */
     const char *signing_key;          /* INNGEST_SIGNING_KEY */
     const char *signing_key_fallback; /* INNGEST_SIGNING_KEY_FALLBACK */
@@ -74,14 +74,15 @@ typedef struct inngest_app_opts {
 
 /* Creates an app. Returns NULL and fills `err` on bad configuration (for example an
  * INNGEST_DEV value that is neither a boolean nor a URL). */
-INNGEST_API inngest_app *inngest_app_create(const inngest_app_opts *opts, inngest_error *err);
+INNGEST_API INNGEST_NODISCARD inngest_app *inngest_app_create(const inngest_app_opts *opts,
+                                                              inngest_error *err);
 
 /* Frees the app and every function added to it. NULL is a no-op. */
 INNGEST_API void inngest_app_destroy(inngest_app *app);
 
 /* Adds a function. Steals `fn`, even on failure. Fails with INNGEST_EINVAL when the id is
  * taken or the app is frozen. */
-INNGEST_API int inngest_app_add_function(inngest_app *app, inngest_function *fn);
+INNGEST_API INNGEST_NODISCARD int inngest_app_add_function(inngest_app *app, inngest_function *fn);
 
 /* Makes the app read-only; required before inngest_app_handle(). */
 INNGEST_API void inngest_app_freeze(inngest_app *app);
@@ -92,8 +93,8 @@ INNGEST_API void inngest_app_freeze(inngest_app *app);
  * only when memory ran out (then `res` holds a 500).
  * Thread-safety: safe to call concurrently on a frozen app.
  */
-INNGEST_API int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
-                                   inngest_http_response *res);
+INNGEST_API int
+inngest_app_handle(inngest_app *app, const inngest_http_request *req, inngest_http_response *res);
 
 /*
  * The part of inngest_app_handle() that needs no body, for adapters to call once the
@@ -112,13 +113,13 @@ INNGEST_API int inngest_app_precheck(inngest_app *app, const inngest_http_reques
  * success `*ids_out` (optional) receives a new reference to the array of event ids.
  * Retries network failures and 5xx answers with the same X-Inngest-Event-Id-Seed, so
  * the server does not create duplicates. */
-INNGEST_API int inngest_app_send_events(inngest_app *app, json_t *events, json_t **ids_out,
-                                        inngest_error *err);
+INNGEST_API INNGEST_NODISCARD int inngest_app_send_events(inngest_app *app, json_t *events,
+                                                          json_t **ids_out, inngest_error *err);
 
 /* Fetches `GET {api}{path}` from the Inngest REST API with the app's credentials.
  * On success `*body_out` is a new reference to the parsed JSON answer. */
-INNGEST_API int inngest_app_api_get(inngest_app *app, const char *path, json_t **body_out,
-                                    inngest_error *err);
+INNGEST_API INNGEST_NODISCARD int inngest_app_api_get(inngest_app *app, const char *path,
+                                                      json_t **body_out, inngest_error *err);
 
 /* Read-only facts, borrowed from the app. */
 INNGEST_API const char *inngest_app_id(const inngest_app *app);
@@ -147,7 +148,7 @@ INNGEST_API void inngest_app_set_observer(inngest_app *app, inngest_observer_fn 
 
 /* One-time process set-up of the libraries libinngest uses (libcurl). Call it from main
  * before starting threads. Returns INNGEST_OK or INNGEST_EINTERNAL. */
-INNGEST_API int inngest_global_init(void);
+INNGEST_API INNGEST_NODISCARD int inngest_global_init(void);
 INNGEST_API void inngest_global_cleanup(void);
 
 #ifdef __cplusplus

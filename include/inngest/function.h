@@ -39,72 +39,79 @@ typedef int (*inngest_handler_fn)(inngest_ctx *ctx, json_t **result);
 
 /* Creates a function with local id `id` (the app id is prefixed when it is registered).
  * Returns NULL and fills `err` when `id` is empty or memory runs out. */
-INNGEST_API inngest_function *inngest_function_create(const char *id, inngest_handler_fn handler,
-                                                      inngest_error *err);
+INNGEST_API INNGEST_NODISCARD inngest_function *
+inngest_function_create(const char *id, inngest_handler_fn handler, inngest_error *err);
 
 /* Frees a function that was never added to an app. NULL is a no-op. */
 INNGEST_API void inngest_function_destroy(inngest_function *fn);
 
 /* The display name; defaults to the id. */
-INNGEST_API int inngest_function_set_name(inngest_function *fn, const char *name);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_name(inngest_function *fn, const char *name);
 
 /* Opaque pointer handed to the handler through inngest_ctx_userdata(). */
 INNGEST_API void inngest_function_set_userdata(inngest_function *fn, void *userdata);
 
 /* Triggers: up to 10 in total. `expression` may be NULL. */
-INNGEST_API int inngest_function_add_event_trigger(inngest_function *fn, const char *event,
-                                                   const char *expression);
+INNGEST_API INNGEST_NODISCARD int
+inngest_function_add_event_trigger(inngest_function *fn, const char *event, const char *expression);
 /* `timezone` (IANA, e.g. "Europe/Paris") may be NULL; it becomes the "TZ=… " prefix. */
-INNGEST_API int inngest_function_add_cron_trigger(inngest_function *fn, const char *cron,
-                                                  const char *timezone);
+INNGEST_API INNGEST_NODISCARD int
+inngest_function_add_cron_trigger(inngest_function *fn, const char *cron, const char *timezone);
 
 /* Number of retries after the first attempt (0..20). Unset means the server default (4). */
-INNGEST_API int inngest_function_set_retries(inngest_function *fn, int retries);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_retries(inngest_function *fn, int retries);
 
 /* Adds a concurrency limit. `key` may be NULL; `scope` is NULL, "fn", "env" or "account".
  * One limit without key or scope is sent as a bare number, as the official SDKs do. */
-INNGEST_API int inngest_function_add_concurrency(inngest_function *fn, int limit, const char *key,
-                                                 const char *scope);
+INNGEST_API INNGEST_NODISCARD int inngest_function_add_concurrency(inngest_function *fn, int limit,
+                                                                   const char *key,
+                                                                   const char *scope);
 
 /* `key` may be NULL; `burst` <= 0 leaves it out. */
-INNGEST_API int inngest_function_set_throttle(inngest_function *fn, int limit, const char *period,
-                                              const char *key, int burst);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_throttle(inngest_function *fn, int limit,
+                                                                const char *period, const char *key,
+                                                                int burst);
 
-INNGEST_API int inngest_function_set_rate_limit(inngest_function *fn, int limit,
-                                                const char *period, const char *key);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_rate_limit(inngest_function *fn, int limit,
+                                                                  const char *period,
+                                                                  const char *key);
 
 /* `key` and `timeout` may be NULL. */
-INNGEST_API int inngest_function_set_debounce(inngest_function *fn, const char *period,
-                                              const char *key, const char *timeout);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_debounce(inngest_function *fn,
+                                                                const char *period, const char *key,
+                                                                const char *timeout);
 
 /* `key` and `condition` (the "if" expression) may be NULL. */
-INNGEST_API int inngest_function_set_batch_events(inngest_function *fn, int max_size,
-                                                  const char *timeout, const char *key,
-                                                  const char *condition);
+INNGEST_API INNGEST_NODISCARD int
+inngest_function_set_batch_events(inngest_function *fn, int max_size, const char *timeout,
+                                  const char *key, const char *condition);
 
 /* Priority expression evaluated per run (seconds of delay, may be negative). */
-INNGEST_API int inngest_function_set_priority(inngest_function *fn, const char *run_expression);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_priority(inngest_function *fn,
+                                                                const char *run_expression);
 
 /* At most one run per value of `key_expression` per 24 hours. */
-INNGEST_API int inngest_function_set_idempotency(inngest_function *fn,
-                                                 const char *key_expression);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_idempotency(inngest_function *fn,
+                                                                   const char *key_expression);
 
 /* Cancels running runs when `event` arrives. `condition` and `timeout` may be NULL. */
-INNGEST_API int inngest_function_add_cancel_on(inngest_function *fn, const char *event,
-                                               const char *condition, const char *timeout);
+INNGEST_API INNGEST_NODISCARD int inngest_function_add_cancel_on(inngest_function *fn,
+                                                                 const char *event,
+                                                                 const char *condition,
+                                                                 const char *timeout);
 
 /* `start` and `finish` may each be NULL. */
-INNGEST_API int inngest_function_set_timeouts(inngest_function *fn, const char *start,
-                                              const char *finish);
+INNGEST_API INNGEST_NODISCARD int
+inngest_function_set_timeouts(inngest_function *fn, const char *start, const char *finish);
 
 /* `mode` is "skip" or "cancel"; `key` may be NULL. */
-INNGEST_API int inngest_function_set_singleton(inngest_function *fn, const char *key,
-                                               const char *mode);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_singleton(inngest_function *fn,
+                                                                 const char *key, const char *mode);
 
 /* Registers a second function "<id>-failure" triggered by inngest/function.failed for
  * this function, with one retry. Its handler receives that event. */
-INNGEST_API int inngest_function_set_on_failure(inngest_function *fn,
-                                                inngest_handler_fn on_failure);
+INNGEST_API INNGEST_NODISCARD int inngest_function_set_on_failure(inngest_function *fn,
+                                                                  inngest_handler_fn on_failure);
 
 /*
  * Checkpointing: how a call from the executor runs step.run bodies (see docs/api.md).
@@ -132,7 +139,7 @@ INNGEST_API int inngest_function_set_checkpointing(inngest_function *fn,
                                                    const inngest_checkpoint_opts *opts);
 
 /* The local id. Borrowed, valid for the function's lifetime. */
-INNGEST_API const char *inngest_function_id(const inngest_function *fn);
+INNGEST_API INNGEST_NODISCARD const char *inngest_function_id(const inngest_function *fn);
 
 #ifdef __cplusplus
 }

@@ -33,7 +33,7 @@ typedef struct inngest_http_request {
     size_t header_count;
     const char *body; /* raw bytes, may contain NUL; NULL when body_len is 0 */
     size_t body_len;
-    int is_tls;      /* inbound only: the connection itself was TLS */
+    int is_tls; /* inbound only: the connection itself was TLS */
     /* Outbound only: whole-request timeout, 0 = transport default. For a streamed request
      * (on_body set) it bounds the silence instead: the transfer fails with INNGEST_ETIMEOUT
      * once no bytes moved for this long, however long the whole answer takes. */
@@ -57,20 +57,19 @@ typedef struct inngest_http_response {
 } inngest_http_response;
 
 /* Adds a header (copies both strings). Returns INNGEST_OK or INNGEST_ENOMEM. */
-INNGEST_API int inngest_http_response_add_header(inngest_http_response *res, const char *name,
-                                                 const char *value);
+INNGEST_API INNGEST_NODISCARD int
+inngest_http_response_add_header(inngest_http_response *res, const char *name, const char *value);
 
 /* Replaces the value of header `name` (case-insensitive), adding it when absent. */
-INNGEST_API int inngest_http_response_set_header(inngest_http_response *res, const char *name,
-                                                 const char *value);
+INNGEST_API INNGEST_NODISCARD int
+inngest_http_response_set_header(inngest_http_response *res, const char *name, const char *value);
 
 /* Removes every header named `name` (case-insensitive). */
-INNGEST_API void inngest_http_response_remove_header(inngest_http_response *res,
-                                                     const char *name);
+INNGEST_API void inngest_http_response_remove_header(inngest_http_response *res, const char *name);
 
 /* Sets the body to a copy of `len` bytes. Returns INNGEST_OK or INNGEST_ENOMEM. */
-INNGEST_API int inngest_http_response_set_body(inngest_http_response *res, const char *data,
-                                               size_t len);
+INNGEST_API INNGEST_NODISCARD int inngest_http_response_set_body(inngest_http_response *res,
+                                                                 const char *data, size_t len);
 
 /* Returns the first value of header `name` (case-insensitive), borrowed from `res`, or
  * NULL. */
@@ -100,7 +99,7 @@ struct inngest_transport {
 
 /* Creates the libcurl transport. Returns NULL and fills `err` on failure.
  * Ownership: the caller destroys it with inngest_transport_destroy(). */
-INNGEST_API inngest_transport *inngest_transport_curl_create(inngest_error *err);
+INNGEST_API INNGEST_NODISCARD inngest_transport *inngest_transport_curl_create(inngest_error *err);
 
 /* Calls t->destroy. NULL is a no-op. */
 INNGEST_API void inngest_transport_destroy(inngest_transport *t);

@@ -29,8 +29,7 @@ typedef struct inngest_server_opts {
     int num_threads;        /* worker threads; 0 = 32 */
     /* Optional: called after every request with its final status and duration, for
      * access logs and metrics. Runs on the worker thread that served the request. */
-    void (*on_request)(void *user, const inngest_http_request *req, int status,
-                       double seconds);
+    void (*on_request)(void *user, const inngest_http_request *req, int status, double seconds);
     void *on_request_user;
 } inngest_server_opts;
 
@@ -44,17 +43,16 @@ typedef int (*inngest_route_fn)(void *user, const inngest_http_request *req,
 
 /* Creates a server for `app` (borrowed; it must outlive the server and be frozen before
  * inngest_server_start()). Returns NULL and fills `err` on failure. */
-INNGEST_API inngest_server *inngest_server_create(inngest_app *app,
-                                                  const inngest_server_opts *opts,
-                                                  inngest_error *err);
+INNGEST_API INNGEST_NODISCARD inngest_server *
+inngest_server_create(inngest_app *app, const inngest_server_opts *opts, inngest_error *err);
 
 /* Routes requests whose path equals `path`, or starts with it when it ends in '/'.
  * Call before inngest_server_start(). */
-INNGEST_API int inngest_server_add_route(inngest_server *srv, const char *path,
-                                         inngest_route_fn fn, void *user);
+INNGEST_API int inngest_server_add_route(inngest_server *srv, const char *path, inngest_route_fn fn,
+                                         void *user);
 
 /* Starts listening. Returns INNGEST_OK, or INNGEST_EIO with `err` filled (port taken). */
-INNGEST_API int inngest_server_start(inngest_server *srv, inngest_error *err);
+INNGEST_API INNGEST_NODISCARD int inngest_server_start(inngest_server *srv, inngest_error *err);
 
 /* The bound port (useful with port 0), or -1 before start. */
 INNGEST_API int inngest_server_port(const inngest_server *srv);
@@ -65,8 +63,9 @@ INNGEST_API int inngest_server_port(const inngest_server *srv);
 INNGEST_API void inngest_server_destroy(inngest_server *srv);
 
 /* Sends the status line and headers of a streamed answer (chunked transfer). */
-INNGEST_API int inngest_stream_begin(inngest_stream *stream, int status,
-                                     const inngest_header *headers, size_t header_count);
+INNGEST_API INNGEST_NODISCARD int inngest_stream_begin(inngest_stream *stream, int status,
+                                                       const inngest_header *headers,
+                                                       size_t header_count);
 /* Writes bytes to a begun stream. Returns INNGEST_OK, or INNGEST_EIO when the client went
  * away (stop writing then). */
 INNGEST_API int inngest_stream_write(inngest_stream *stream, const char *data, size_t len);

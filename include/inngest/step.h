@@ -69,8 +69,9 @@ INNGEST_API struct inngest_transport *inngest_ctx_transport(const inngest_ctx *c
  * `flags`: 0 for a retriable error, INNGEST_FAIL_NO_RETRY for one that retrying cannot
  * fix. The message is shown in the Inngest dashboard.
  */
-#define INNGEST_FAIL_NO_RETRY 1
-INNGEST_API int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt, ...)
+#define INNGEST_FAIL_NO_RETRY 0x100 /* a flag bit: equal to no status code */
+INNGEST_API INNGEST_NODISCARD int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt,
+                                                   ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -78,7 +79,7 @@ INNGEST_API int inngest_ctx_fail(inngest_ctx *ctx, int flags, const char *fmt, .
 
 /* Like inngest_ctx_fail() with an error record: name, message, no_retry and retry_after
  * are copied. Returns INNGEST_EFUNCTION. */
-INNGEST_API int inngest_ctx_fail_with(inngest_ctx *ctx, const inngest_error *err);
+INNGEST_API INNGEST_NODISCARD int inngest_ctx_fail_with(inngest_ctx *ctx, const inngest_error *err);
 
 /* ---- steps ------------------------------------------------------------------------------ */
 
@@ -161,7 +162,7 @@ INNGEST_API int inngest_step_ai_infer(inngest_ctx *ctx, const char *id,
  * pending (return it), else INNGEST_OK. Groups do not nest.
  */
 INNGEST_API void inngest_parallel_begin(inngest_ctx *ctx);
-INNGEST_API int inngest_parallel_end(inngest_ctx *ctx);
+INNGEST_API INNGEST_NODISCARD int inngest_parallel_end(inngest_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -41,26 +41,26 @@ typedef struct inngest_test_opts {
 } inngest_test_opts;
 
 typedef struct inngest_test_result {
-    int status;            /* HTTP status: 200 done, 206 ops, 400/500 failed */
-    json_t *body;          /* new reference: the parsed body (the output, ops or error) */
-    json_t *ops;           /* borrowed from body: the op array when status is 206, else NULL */
-    int no_retry;          /* X-Inngest-No-Retry was "true" */
-    char retry_after[40];  /* Retry-After header, or "" */
+    int status;           /* HTTP status: 200 done, 206 ops, 400/500 failed */
+    json_t *body;         /* new reference: the parsed body (the output, ops or error) */
+    json_t *ops;          /* borrowed from body: the op array when status is 206, else NULL */
+    int no_retry;         /* X-Inngest-No-Retry was "true" */
+    char retry_after[40]; /* Retry-After header, or "" */
 } inngest_test_result;
 
 /* Runs one call. Returns INNGEST_OK when a response was produced (whatever its status),
  * or a negative code for bad options. The app must be frozen. */
-INNGEST_API int inngest_test_call(inngest_app *app, const inngest_test_opts *opts,
-                                  inngest_test_result *result);
+INNGEST_API INNGEST_NODISCARD int inngest_test_call(inngest_app *app, const inngest_test_opts *opts,
+                                                    inngest_test_result *result);
 
 /* Runs the function to completion the way the server would: each StepRun/StepPlanned is
  * saved or executed, sleeps finish at once, and waits/invokes/AI calls take their result
  * from `async_results` (keyed by step id as written; borrowed; missing = null). Stops at
  * the first 200/400/500 or after `max_calls`. `result` holds the last answer; `*steps_out`
  * (optional, new reference) the final saved state keyed by hashed id. */
-INNGEST_API int inngest_test_run_to_end(inngest_app *app, const inngest_test_opts *opts,
-                                        json_t *async_results, int max_calls,
-                                        inngest_test_result *result, json_t **steps_out);
+INNGEST_API INNGEST_NODISCARD int
+inngest_test_run_to_end(inngest_app *app, const inngest_test_opts *opts, json_t *async_results,
+                        int max_calls, inngest_test_result *result, json_t **steps_out);
 
 INNGEST_API void inngest_test_result_cleanup(inngest_test_result *result);
 

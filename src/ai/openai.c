@@ -781,8 +781,11 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
             status = res->status;
             if (sctx) {
                 /* The body went to the stream callback; hand the captured bytes back. */
-                inngest_http_response_set_body(res, sctx->raw.data ? sctx->raw.data : "",
-                                               sctx->raw.len);
+                if (inngest_http_response_set_body(res, sctx->raw.data ? sctx->raw.data : "",
+                                                   sctx->raw.len) != INNGEST_OK) {
+                    rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+                    break;
+                }
             }
             rc = inngest_ai_error_from_response(res, err, info);
             should = inngest_http_response_header(res, "x-should-retry");

@@ -10,7 +10,7 @@
 
 #include "inngest/app.h"
 
-#define ING_DEFAULT_APP_ID        "inngest-c-ai-chat"
+#define ING_DEFAULT_APP_ID        "inngest-c-app"
 #define ING_DEFAULT_DEV_URL       "http://localhost:8288"
 #define ING_DEFAULT_API_URL       "https://api.inngest.com"
 #define ING_DEFAULT_EVENT_API_URL "https://inn.gs"

@@ -708,7 +708,11 @@ static int handle_post(struct request_state *st) {
 static void respond_oom(struct request_state *st) {
     static const char oom[] = "{\"message\":\"internal error: out of memory\"}";
     st->res->status = 500;
-    inngest_http_response_set_body(st->res, oom, sizeof(oom) - 1);
+    if (inngest_http_response_set_body(st->res, oom, sizeof(oom) - 1) != INNGEST_OK) {
+        ing_free(st->res->body); /* no half-built answer under a 500 */
+        st->res->body = NULL;
+        st->res->body_len = 0;
+    }
     st->kind = "error";
 }
 

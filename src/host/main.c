@@ -32,6 +32,9 @@
 #define HOST_HAS_FIXTURES 1
 #endif
 
+/* The app id the host syncs as when INNGEST_APP_ID is not set. */
+#define HOST_DEFAULT_APP_ID "inngest-c-ai-chat"
+
 struct host_args {
     const char *host;
     int port;
@@ -253,6 +256,10 @@ int main(int argc, char **argv) {
     inngest_error err;
     inngest_error_clear(&err);
     inngest_app_opts opts = {.mode = args.dev ? INNGEST_MODE_DEV : INNGEST_MODE_FROM_ENV};
+    /* The host's own default app id (the SDK's is "inngest-c-app"); INNGEST_APP_ID wins. */
+    const char *app_id = getenv("INNGEST_APP_ID");
+    if (!app_id || !*app_id)
+        opts.app_id = HOST_DEFAULT_APP_ID;
     inngest_app *app = inngest_app_create(&opts, &err);
     inngest_server *srv = NULL;
     struct host_routes routes = {0};

@@ -225,8 +225,11 @@ static void write_response(struct mg_connection *conn, const inngest_http_respon
 static void write_simple_close(struct mg_connection *conn, int status, const char *json,
                                int close) {
     inngest_http_response res = {.status = status};
-    inngest_http_response_add_header(&res, "Content-Type", "application/json");
-    inngest_http_response_set_body(&res, json, strlen(json));
+    if (inngest_http_response_add_header(&res, "Content-Type", "application/json") ||
+        inngest_http_response_set_body(&res, json, strlen(json))) {
+        inngest_http_response_cleanup(&res);
+        res.status = 500; /* out of memory: an empty 500 */
+    }
     write_answer(conn, &res, close);
     inngest_http_response_cleanup(&res);
 }

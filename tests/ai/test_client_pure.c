@@ -202,7 +202,7 @@ TEST_CASE(embeddings_parsing_float_base64_and_order) {
 }
 
 static void add_header(inngest_http_response *res, const char *n, const char *v) {
-    inngest_http_response_add_header(res, n, v);
+    CHECK_EQ_INT(inngest_http_response_add_header(res, n, v), INNGEST_OK);
 }
 
 TEST_CASE(error_responses_map_to_retriable_or_not) {
@@ -235,7 +235,8 @@ TEST_CASE(error_responses_map_to_retriable_or_not) {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         inngest_http_response res = {0};
         res.status = cases[i].status;
-        inngest_http_response_set_body(&res, cases[i].body, strlen(cases[i].body));
+        CHECK_EQ_INT(inngest_http_response_set_body(&res, cases[i].body, strlen(cases[i].body)),
+                     INNGEST_OK);
         add_header(&res, "x-request-id", "req_abc");
         if (cases[i].status == 429)
             add_header(&res, "retry-after", "2");

@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--only"))
             only = argv[i + 1];
     }
-    inngest_global_init();
+    if (inngest_global_init() != INNGEST_OK)
+        return 1;
     inngest_app *dev = make_app(INNGEST_MODE_DEV), *cloud = make_app(INNGEST_MODE_CLOUD);
     printf("%-12s %8s %10s %12s %14s %10s\n", "scenario", "status", "body B", "us/request",
            "ns/body byte", "requests");

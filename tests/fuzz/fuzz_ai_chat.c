@@ -37,11 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* The same bytes as the body of a failed answer, with the status from the first byte. */
     inngest_http_response res = {.status = 400 + (size ? data[0] % 200 : 29)};
-    inngest_http_response_add_header(&res, "Content-Type", "application/json");
-    inngest_http_response_add_header(&res, "x-request-id", "req_fuzz");
-    if (size > 1 && data[1] & 1)
-        inngest_http_response_add_header(&res, "retry-after", size > 2 && data[2] & 1 ? "3" : "x");
-    inngest_http_response_set_body(&res, (const char *)data, size);
+    if (inngest_http_response_add_header(&res, "Content-Type", "application/json") ||
+        inngest_http_response_add_header(&res, "x-request-id", "req_fuzz") ||
+        (size > 1 && (data[1] & 1) &&
+         inngest_http_response_add_header(&res, "retry-after",
+                                          size > 2 && data[2] & 1 ? "3" : "x")) ||
+        inngest_http_response_set_body(&res, (const char *)data, size))
+        abort(); /* out of memory in the harness */
     inngest_ai_call_info info;
     memset(&info, 0, sizeof(info));
     inngest_error_clear(&err);

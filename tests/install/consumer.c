@@ -16,8 +16,9 @@ int main(void) {
     if (!app)
         return 1;
     inngest_function *fn = inngest_function_create("hello", hello, &err);
-    inngest_function_add_event_trigger(fn, "consumer/hello", NULL);
-    inngest_app_add_function(app, fn);
+    if (!fn || inngest_function_add_event_trigger(fn, "consumer/hello", NULL) != INNGEST_OK ||
+        inngest_app_add_function(app, fn) != INNGEST_OK) /* the app owns fn from here */
+        return 1;
     inngest_app_freeze(app);
     inngest_test_opts t = {.function_id = "hello"};
     inngest_test_result r;

@@ -33,8 +33,8 @@ static char last_prompt[65536]; /* the system prompt of the last chat call */
 
 static int reply(inngest_http_response *res, int status, const char *body) {
     res->status = status;
-    inngest_http_response_add_header(res, "Content-Type", "application/json");
-    return inngest_http_response_set_body(res, body, strlen(body));
+    int rc = inngest_http_response_add_header(res, "Content-Type", "application/json");
+    return rc ? rc : inngest_http_response_set_body(res, body, strlen(body));
 }
 
 static int sse_chunk(inngest_stream *s, const char *json) {

@@ -32,9 +32,9 @@ static int fake_register(void *user, const inngest_http_request *req, inngest_ht
     const char *a = inngest_http_request_header(req, "Authorization");
     snprintf(registered_auth, sizeof(registered_auth), "%s", a ? a : "");
     res->status = 200;
-    inngest_http_response_add_header(res, "Content-Type", "application/json");
     const char *b = "{\"ok\":true,\"modified\":true}";
-    return inngest_http_response_set_body(res, b, strlen(b));
+    int rc = inngest_http_response_add_header(res, "Content-Type", "application/json");
+    return rc ? rc : inngest_http_response_set_body(res, b, strlen(b));
 }
 
 /* An answer that is still being written when the server is told to stop. */
@@ -46,7 +46,9 @@ static int slow_sse(void *user, const inngest_http_request *req, inngest_http_re
     (void)req;
     (void)res;
     inngest_header h[] = {{"Content-Type", "text/event-stream"}};
-    inngest_stream_begin(stream, 200, h, 1);
+    int rc = inngest_stream_begin(stream, 200, h, 1);
+    if (rc != INNGEST_OK)
+        return rc;
     __atomic_store_n(&slow_started, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 5; i++) {
         struct timespec ts = {0, 150 * 1000000L};
@@ -63,7 +65,9 @@ static int sse(void *user, const inngest_http_request *req, inngest_http_respons
     (void)req;
     (void)res;
     inngest_header h[] = {{"Content-Type", "text/event-stream"}};
-    inngest_stream_begin(stream, 200, h, 1);
+    int rc = inngest_stream_begin(stream, 200, h, 1);
+    if (rc != INNGEST_OK)
+        return rc;
     inngest_stream_write(stream, "data: one\n\n", 11);
     inngest_stream_write(stream, "data: two\n\n", 11);
     return INNGEST_OK;
@@ -100,7 +104,7 @@ static void start(struct env *e, size_t max_body) {
     e->app = inngest_app_create(&o, &err);
     CHECK(e->app);
     inngest_function *f = inngest_function_create("echo", fn_echo, NULL);
-    inngest_function_add_event_trigger(f, "test/echo", NULL);
+    CHECK_EQ_INT(inngest_function_add_event_trigger(f, "test/echo", NULL), INNGEST_OK);
     CHECK_EQ_INT(inngest_app_add_function(e->app, f), INNGEST_OK);
     inngest_app_freeze(e->app);
     inngest_server_opts so2 = {.host = "127.0.0.1", .port = 0, .max_body_bytes = max_body};

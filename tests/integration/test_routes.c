@@ -23,8 +23,8 @@ static int polls_of_running; /* EVRUN reports Running this many times, then Comp
 
 static int reply(inngest_http_response *res, int status, const char *body) {
     res->status = status;
-    inngest_http_response_add_header(res, "Content-Type", "application/json");
-    return inngest_http_response_set_body(res, body, strlen(body));
+    int rc = inngest_http_response_add_header(res, "Content-Type", "application/json");
+    return rc ? rc : inngest_http_response_set_body(res, body, strlen(body));
 }
 
 static int fake_events(void *user, const inngest_http_request *req, inngest_http_response *res,

@@ -17,7 +17,8 @@ static const char *env_none(void *user, const char *name) {
 }
 
 static inngest_app *make_app(void) {
-    inngest_app_opts o = {.mode = INNGEST_MODE_DEV, .getenv_fn = env_none};
+    inngest_app_opts o = {.app_id = "inngest-c-ai-chat", .mode = INNGEST_MODE_DEV,
+                          .getenv_fn = env_none};
     inngest_error err;
     inngest_app *app = inngest_app_create(&o, &err);
     CHECK(app);

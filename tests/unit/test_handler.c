@@ -418,7 +418,7 @@ TEST_CASE(config_from_environment) {
     static const char *const none[] = {NULL};
     CHECK_EQ_INT(load(none, &c), INNGEST_OK);
     CHECK_EQ_INT(c.dev, 0);
-    CHECK_STR(c.app_id, "inngest-c-ai-chat");
+    CHECK_STR(c.app_id, "inngest-c-app");
     CHECK_STR(c.api_base_url, "https://api.inngest.com");
     CHECK_STR(c.event_api_base_url, "https://inn.gs");
     ing_config_cleanup(&c);
