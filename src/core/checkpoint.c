@@ -128,7 +128,7 @@ int ing_cp_flush(struct inngest_ctx *ctx) {
 
 int ing_cp_fail_stale(struct inngest_ctx *ctx) {
     inngest_error_clear(&ctx->fail);
-    snprintf(ctx->fail.name, sizeof(ctx->fail.name), "Error");
+    snprintf(ctx->fail.name, sizeof(ctx->fail.name), "StaleDispatchError");
     snprintf(ctx->fail.message, sizeof(ctx->fail.message),
              "stale dispatch: the checkpoint API answered 409 for run %s, so another call "
              "owns it; this one stops",

@@ -13,6 +13,9 @@
 //     --out <dir>          write transcripts and app logs there (default: a temp dir)
 //     --verbose            print every difference, allowed or not
 //     --full               also the slow scenarios (the real 1000-step limit)
+//     --checkpointing on|off  both apps run steps inline and save them through the
+//                          checkpoint API (on, the official SDK's default) or speak the
+//                          classic one-step-per-call protocol (off); default on
 //
 // A scenario with `apps: ["c"]` is host-only: it runs against the C host alone (the chat
 // functions need the RAG store, which the reference app does not have), so it has its own
@@ -38,6 +41,7 @@ const SKIP = 77;
 const SIGNING_KEY = "signkey-test-8ee2262a2b5f1e4c6d0b9a7c3e5f7a9b1c3d5e7f9a1b3c5d7e9f0a2b4c6d8e0f";
 const EVENT_KEY = "conformance-event-key";
 const STEP_LIMIT = 25;
+let checkpointing = true; // --checkpointing
 
 function parseArgs(argv) {
     const a = { apps: ["js", "c"], modes: ["dev", "cloud"], only: null, scale: 0.1, out: null, verbose: false, host: null };
@@ -52,7 +56,11 @@ function parseArgs(argv) {
         else if (k === "--out") a.out = v();
         else if (k === "--verbose") a.verbose = true;
         else if (k === "--full") a.full = true;
-        else throw new Error(`unknown argument ${k}`);
+        else if (k === "--checkpointing") {
+            const c = v();
+            if (c !== "on" && c !== "off") throw new Error("--checkpointing takes on or off");
+            checkpointing = c === "on";
+        } else throw new Error(`unknown argument ${k}`);
     }
     return a;
 }
@@ -72,8 +80,8 @@ function appEnv(mode, emuUrl, aiUrl) {
         OPENAI_BASE_URL: `${aiUrl}/v1`,
         OPENAI_API_KEY: "sk-test-conformance",
         HOST: "127.0.0.1",
-        // Both apps on the classic protocol until the emulator serves the checkpoint API.
-        INNGEST_CHECKPOINTING: "false",
+        // Read by the C host and the reference app alike (--checkpointing).
+        INNGEST_CHECKPOINTING: checkpointing ? "true" : "false",
     });
     if (mode === "dev") env.INNGEST_DEV = emuUrl;
     else Object.assign(env, { INNGEST_SIGNING_KEY: SIGNING_KEY, INNGEST_BASE_URL: emuUrl });
@@ -239,7 +247,7 @@ async function main() {
     const outDir = args.out || fs.mkdtempSync(path.join(os.tmpdir(), "inngest-conformance-"));
     fs.mkdirSync(outDir, { recursive: true });
     const allow = new AllowList(JSON.parse(fs.readFileSync(path.join(here, "allowlist.json"), "utf8")),
-        new Set(scenarios.map((s) => s.name)));
+        new Set(scenarios.map((s) => s.name)), { protocol: checkpointing ? "checkpointing" : "classic" });
     const compared = new Set(); // "mode scenario" pairs compared between both apps
     const t0 = Date.now();
 

@@ -23,6 +23,7 @@ export const FUNCTION_IDS = [
 // Step ids hashed as the protocol does (sha1 of the user id); the official harness
 // hard-codes the same values.
 const H = {
+    complete: "0737c22d3bfae812339732d14d8c7dbd6dc4e09c", // RunComplete's id: sha1("complete")
     firstStep: "98bf98df193bcce7c33e6bc50927cf2ac21206cb",
     sleep: "c3ca5f787365eae0dea86250e27d476406956478",
     secondStep: "764e20ec975d4ef820d0f42e6a5833384bd7ee36",
@@ -80,7 +81,66 @@ function callView(e, groups) {
         body: tryJson(e.response.body) ?? e.response.body,
     };
     if (e.responseSignature !== undefined) v.response.signatureValid = e.responseSignature;
+    // Steps the call saved through the checkpoint API while it ran (as the server reads them).
+    if (e.checkpoints) v.checkpoints = e.checkpoints.map((c) => ({ status: c.status, steps: c.steps }));
     return v;
+}
+
+// Whether the SDK checkpointed in this run: it saved steps through the checkpoint API, or
+// ended the run with a RunComplete op.
+export function checkpointed(run) {
+    return run.transcript.some((e) => e.checkpoints?.length ||
+        (tryJson(e.response?.body ?? "") || [])?.some?.((o) => o?.op === "RunComplete"));
+}
+
+// A run as the classic protocol would have answered it, one entry per step: each step a
+// checkpoint saved becomes a call answered [StepRun], a RunComplete answer a 200 with its
+// data, and a call stopped by a stale checkpoint (409) is left out (the executor drops its
+// answer). Classic runs come back unchanged. Entries: {attempt, status, ops, body, error}.
+export function classicCalls(run) {
+    const out = [];
+    for (const e of run.transcript) {
+        for (const c of e.checkpoints || []) {
+            if (c.status !== 200) continue;
+            for (const st of c.steps) if (st.op === "StepRun") out.push({ attempt: e.attempt, status: 206, ops: [st], body: [st] });
+        }
+        if (e.checkpoints?.some((c) => c.status === 409)) continue;
+        const body = tryJson(e.response?.body ?? "");
+        const complete = Array.isArray(body) ? body.find((o) => o?.op === "RunComplete") : null;
+        if (complete) {
+            for (const st of body) if (st.op === "StepRun") out.push({ attempt: e.attempt, status: 206, ops: [st], body: [st] });
+            out.push({ attempt: e.attempt, status: 200, ops: null, body: complete.data ?? null });
+            continue;
+        }
+        out.push({ attempt: e.attempt, status: e.response?.status, ops: Array.isArray(body) ? body : null, body, error: e.error });
+    }
+    return out;
+}
+
+// The official harness's call sequence (classic protocol) as a checkpointing SDK makes it:
+// a call answered [StepRun] on a discovery call is a step run inline instead, saved by a
+// checkpoint of the call that ran it, which answers what the next call would have; a final
+// 200 is a 206 [RunComplete].
+function checkpointingSequence(calls) {
+    const out = [];
+    let pending = null;
+    for (const c of calls) {
+        if (!pending) pending = { stepId: c.stepId, attempt: c.attempt, stack: c.stack, steps: c.steps, checkpoints: [] };
+        const inline = (c.stepId ?? "step") === "step" && !(c.attempt > 0) && c.ops?.length &&
+            c.ops.every((o) => o.op === "StepRun");
+        if (inline) {
+            pending.checkpoints.push(...c.ops);
+            continue;
+        }
+        const done = { ...pending, status: c.status, ops: c.ops, json: c.json, check: c.check };
+        if (c.status === 200 && c.json !== undefined) {
+            done.status = 206;
+            done.json = [{ op: "RunComplete", id: H.complete, data: c.json }];
+        }
+        out.push(done);
+        pending = null;
+    }
+    return out;
 }
 
 export function runView(run) {
@@ -150,6 +210,7 @@ export function makeContext({ emu, app, mode, ai, scale, signingKey, startChatHo
         // Checks a run against the call sequence the official harness asserts.
         official(run, calls, final) {
             const got = run.transcript;
+            if (checkpointed(run)) calls = checkpointingSequence(calls);
             t.expect(got.length === calls.length,
                 `official: expected ${calls.length} calls, got ${got.length}`);
             calls.forEach((want, i) => {
@@ -173,6 +234,10 @@ export function makeContext({ emu, app, mode, ai, scale, signingKey, startChatHo
                 if (want.ops) t.expectEqual((body || []).map(executorOp), want.ops, `${where} ops`);
                 if (want.json) t.expectEqual(body, want.json, `${where} body`);
                 if (want.check) want.check(body, where);
+                if (want.checkpoints) {
+                    const saved = (e.checkpoints || []).filter((c) => c.status === 200).flatMap((c) => c.steps);
+                    t.expectEqual(saved.map(executorOp), want.checkpoints, `${where} checkpointed steps`);
+                }
             });
             if (final) t.expectEqual(run.status, final, "official: final status");
         },
@@ -407,6 +472,38 @@ export const scenarios = [
         },
     },
     {
+        // The checkpoint API fails five times in a row: a checkpointing SDK gives up on it
+        // for this call and answers the step it ran as a classic StepRun; the next call
+        // checkpoints again. Without checkpointing nothing calls the API.
+        name: "checkpoint-api-down",
+        async run(t) {
+            const id = t.send({ name: "data/process", data: { order: 7, items: ["x"] } });
+            // Set in the same tick as the send, so before any checkpoint can arrive; keyed by
+            // the event, so other scenarios' runs of the function are not affected.
+            t.emu.checkpointFaults.set(id, [503, 503, 503, 503, 503]);
+            const run = await t.finish(id);
+            t.emu.checkpointFaults.delete(id);
+            t.expect(run.status === "Completed", `status ${run.status}`);
+            t.expectEqual(run.output?.result, { order: 7, items: ["x"] }, "output.result");
+            if (checkpointed(run)) {
+                const first = run.transcript[0];
+                t.expectEqual((first.checkpoints || []).map((c) => c.status), [503, 503, 503, 503, 503], "first call's checkpoint attempts");
+                t.expectEqual(opsOf(run, 0).map((o) => o.op), ["StepRun"], "fallback answer");
+                t.expectEqual(tryJson(first.response?.body ?? "")?.map((o) => o.op), ["StepRun"], "the first call answers its step");
+            }
+            // The JS SDK's fallback answer also carries its internal step state (promise,
+            // middleware, hashedId…); compare what the executor reads of each op.
+            const view = runView(run);
+            const read = ["id", "op", "name", "displayName", "opts", "data", "error", "userland", "timing"];
+            for (const c of view.calls) {
+                if (Array.isArray(c.response?.body)) {
+                    c.response.body = c.response.body.map((o) => Object.fromEntries(read.filter((k) => k in o).map((k) => [k, o[k]])));
+                }
+            }
+            return view;
+        },
+    },
+    {
         name: "fixture-parallel",
         async run(t) {
             const id = t.send({ name: "fixture/parallel", data: {} });
@@ -538,7 +635,7 @@ export const scenarios = [
             const run = await t.finish(id);
             t.expect(run.status === "Failed", `status ${run.status}`);
             t.expectEqual(run.output?.error?.name, "InngestErrFunctionOverflowed", "error name");
-            t.expectEqual(run.transcript.length, 25, "calls before the limit");
+            t.expectEqual(classicCalls(run).length, 25, "calls (or checkpointed steps) before the limit");
             return runView(run);
         },
     },
@@ -584,7 +681,9 @@ export const scenarios = [
             const nosig = await request("POST", call.url, { headers: unsigned, body: call.body });
             const wrongKey = { ...call.headers, "X-Inngest-Signature": signatureHeader("signkey-test-00ff", call.body) };
             const badkey = await request("POST", call.url, { headers: wrongKey, body: call.body });
-            t.expect(good.status === 200, `signed call answered ${good.status}`);
+            // 200 with the result, or, checkpointing, 206 [RunComplete].
+            const done = good.status === 200 || (good.status === 206 && tryJson(good.body)?.[0]?.op === "RunComplete");
+            t.expect(done, `signed call answered ${good.status}`);
             t.expect(tampered.status === 401, `tampered call answered ${tampered.status}`);
             t.expect(nosig.status === 401, `unsigned call answered ${nosig.status}`);
             t.expect(badkey.status === 401, `call signed with another key answered ${badkey.status}`);
@@ -635,15 +734,12 @@ function ask(host, question, extra = {}) {
 
 // Each call's answer as "<op> <step>" (206) or its status.
 function callSummary(run) {
-    return run.transcript.map((c) => {
-        const body = tryJson(c.response?.body ?? "");
-        return Array.isArray(body) ? body.map((o) => `${o.op} ${o.name}`).join(", ") : String(c.response?.status ?? c.error);
-    });
+    return classicCalls(run).map((c) => c.ops ? c.ops.map((o) => `${o.op} ${o.name}`).join(", ") : String(c.status ?? c.error));
 }
 
-// The ops of call `i` of a run.
+// The ops of call `i` of a run (classic numbering: see classicCalls).
 function opsOf(run, i) {
-    return tryJson(run.transcript[i]?.response?.body ?? "") || [];
+    return classicCalls(run)[i]?.ops || [];
 }
 
 // handle-chat's output: {response, sessionId, sources:[{id,title,score}], model, usage}.
@@ -722,7 +818,7 @@ scenarios.push(
                     "fails-once calls");
                 t.expect((opsOf(again, 1)[0]?.error?.message || "").includes("overloaded, try again"),
                     `the step error carries the provider's message: ${JSON.stringify(opsOf(again, 1)[0]?.error)}`);
-                t.expectEqual(again.transcript.map((c) => c.attempt), [0, 0, 1, 0], "fails-once attempts");
+                t.expectEqual(classicCalls(again).map((c) => c.attempt), [0, 0, 1, 0], "fails-once attempts");
                 checkChatOutput(t, again, { response: `echo: ${flaky}`, model: "gpt-4o-mini", usage: FAKE_USAGE });
 
                 const broken = `fail-always (${t.mode}) chat-run`;

@@ -108,15 +108,24 @@ const MODES = ["dev", "cloud"];
 //   gotEquals  the C host's value must equal this field of the reference's op (e.g. a
 //              Sleep's extra opts.duration must be the reference's duration, its name)
 //   refEquals  the reference's value must equal this field of the C host's op
+//   protocol   "checkpointing" or "classic": only runs with that protocol (--checkpointing
+//              on/off) are judged by it (default: both)
 //   why        the reason the difference is harmless
 // Every (mode, scenario) an entry names must match at least one difference whenever that
 // scenario ran in that mode with both apps; otherwise the entry is wider than the truth
 // and the suite fails (see unusedIn).
 export class AllowList {
-    constructor(doc, knownScenarios = null) {
+    constructor(doc, knownScenarios = null, { protocol = null } = {}) {
         this.entries = (doc.entries || []).map((e, i) => ({
             ...e, index: i, re: e.path ? patternRegex(e.path) : null, modes: e.modes || MODES, hits: new Map(),
         }));
+        for (const e of this.entries) {
+            if (e.protocol !== undefined && !["checkpointing", "classic"].includes(e.protocol)) {
+                throw new Error(`allow-list entry ${e.index} (${e.path}): unknown protocol ${e.protocol}`);
+            }
+        }
+        // Entries for the other protocol neither allow nor are judged in this run.
+        if (protocol) this.entries = this.entries.filter((e) => e.protocol === undefined || e.protocol === protocol);
         for (const e of this.entries) {
             const where = `allow-list entry ${e.index} (${e.path})`;
             if (!e.path || !e.why || !e.kind) throw new Error(`${where} needs a path, a kind and a why`);

@@ -179,6 +179,7 @@ class Run {
         this.jobs = new Set();
         this.timers = new Set();
         this.inflight = 0; // calls sent and not yet answered
+        this.open = new Map(); // qi_id -> transcript entry of each call waiting for its answer
         this.groups = []; // the step ids of each parallel group (for views that sort them)
         this.startedAt = new Date();
         this.endedAt = null;
@@ -212,6 +213,10 @@ export class Emulator {
         this.events = new Map(); // internal id -> stored event
         this.pauses = new Set();
         this.stepLimits = new Map();
+        // function slug, or internal event id (its runs only) -> statuses the checkpoint API
+        // answers next, in order (fault injection)
+        this.checkpointFaults = new Map();
+        this.checkpointCalls = 0; // POST /v1/checkpoint/{run}/async requests, all runs
         this.registrations = []; // every /fn/register request and the answer
         this.unexpected = []; // requests to routes the emulator does not serve
         // Call answers the server would not accept (bad response signature in cloud mode,
@@ -280,6 +285,15 @@ export class Emulator {
             if (!run || run.status !== "Running") return sendJson(res, 410, { error: "run state is gone" }, hdr);
             return sendJson(res, 200, m[2] === "batch" ? run.events : this.memoFor(run), hdr);
         }
+        if (req.method === "POST" && (m = /^\/v1\/checkpoint\/([^/]+)\/async$/.exec(p))) {
+            return this.routeCheckpoint(req, decodeURIComponent(m[1]), body, res, hdr);
+        }
+        if ((req.method === "POST" || req.method === "DELETE") && p === "/fn/checkpoint-fault") {
+            const slug = u.searchParams.get("functionId");
+            if (req.method === "DELETE") this.checkpointFaults.delete(slug);
+            else this.checkpointFaults.set(slug, (u.searchParams.get("statuses") || "").split(",").filter(Boolean).map(Number));
+            return sendJson(res, 200, { ok: true }, hdr);
+        }
         if ((req.method === "POST" || req.method === "DELETE") && p === "/fn/step-limit") {
             const slug = u.searchParams.get("functionId");
             if (req.method === "DELETE") this.stepLimits.delete(slug);
@@ -291,6 +305,67 @@ export class Emulator {
         }
         this.unexpected.push({ method: req.method, path: p, query: u.search, headers: req.headers, body });
         return sendJson(res, 404, { error: "not found" }, hdr);
+    }
+
+    // POST /v1/checkpoint/{run_id}/async: an SDK that runs steps inline saves their results
+    // here while the call that runs them is still open (JS v4 by default, Go opt-in). The
+    // request names the queue item it runs for (qi_id); a call that is not open any more is
+    // a stale dispatch, answered 409, as the server does. StepRun results are saved as if
+    // a 206 had carried them, without scheduling a call; RunComplete ends the run.
+    routeCheckpoint(req, runId, body, res, hdr) {
+        this.checkpointCalls++;
+        if (!this.apiAuthorized(req)) return sendJson(res, 401, { error: "unauthorized" }, hdr);
+        const run = this.runs.get(runId);
+        if (!run) return sendJson(res, 404, { error: "run not found" }, hdr);
+        const b = tryJson(body);
+        const record = { at: Date.now() - run.startedAt.getTime(), qi_id: b?.qi_id, steps: [] };
+        const entry = run.open.get(b?.qi_id);
+        (entry ? (entry.checkpoints ||= []) : (run.strayCheckpoints ||= [])).push(record);
+        const answer = (status, json) => {
+            record.status = status;
+            run.note("checkpoint", { status, steps: record.steps.map((st) => st.id) });
+            return sendJson(res, status, json, hdr);
+        };
+        const faults = this.checkpointFaults.get(run.internalEventId) || this.checkpointFaults.get(run.fn.slug);
+        if (faults?.length) return answer(faults.shift(), { error: "injected fault" });
+        if (!b || typeof b !== "object" || !Array.isArray(b.steps) || b.run_id !== runId) {
+            return answer(400, { error: "invalid checkpoint request" });
+        }
+        if (b.fn_id !== run.fn.uuid) return answer(400, { error: "fn_id does not match the run" });
+        if (run.status !== "Running" || !entry) return answer(409, { error: "stale dispatch" });
+        for (const st of b.steps) {
+            // What the server reads of each step; JS sends internal fields too.
+            const keep = {};
+            for (const k of ["id", "op", "name", "displayName", "opts", "data", "error", "userland"]) {
+                if (st?.[k] !== undefined) keep[k] = st[k];
+            }
+            record.steps.push(keep);
+            if (st?.op !== "StepRun" && st?.op !== "RunComplete") {
+                return answer(400, { error: `op ${JSON.stringify(st?.op)} cannot be checkpointed` });
+            }
+        }
+        for (const st of b.steps) {
+            if (run.status !== "Running") break;
+            if (st.op === "RunComplete") {
+                this.finalize(run, "Completed", st.data ?? null);
+                continue;
+            }
+            const limit = this.stepLimit(run.fn);
+            if (!(st.id in run.steps) && Object.keys(run.steps).length >= limit) {
+                // One step too many: the run fails, and the call that ran it is stale.
+                run.note("step-limit", { limit });
+                this.finalize(run, "Failed", {
+                    error: {
+                        error: "function has too many steps",
+                        name: "InngestErrFunctionOverflowed",
+                        message: `The function run exceeded the step limit of ${limit} steps.`,
+                    },
+                });
+                return answer(409, { error: "the run has ended" });
+            }
+            this.saveStep(run, st.id, { data: st.data === undefined ? null : st.data });
+        }
+        return answer(200, {});
     }
 
     apiAuthorized(req) {
@@ -709,15 +784,19 @@ export class Emulator {
         };
         run.transcript.push(entry);
         entry.sentAt = performance.now();
+        const qi = JSON.parse(call.body).ctx.qi_id;
+        run.open.set(qi, entry);
         let res;
         try {
             res = await request("POST", call.url, { headers: call.headers, body: call.body, timeoutMs: 60000 });
         } catch (err) {
+            run.open.delete(qi);
             entry.answeredAt = performance.now();
             entry.error = `Unable to reach SDK URL: ${err.message}`;
             if (run.status !== "Running") return;
             return this.retryOrFail(run, item, { output: { error: entry.error }, noRetry: false });
         }
+        run.open.delete(qi);
         entry.answeredAt = performance.now();
         entry.response = { status: res.status, headers: res.headers, body: res.body };
         run.waiters.splice(0).forEach((w) => w());
@@ -835,6 +914,13 @@ export class Emulator {
         if (ops.every((o) => o.op === "None")) {
             // Nothing to do and nothing finished: start discovery again.
             return this.discover(run, run.stack[run.stack.length - 1] || "redrive", { force: true });
+        }
+        const complete = ops.find((o) => o.op === "RunComplete" || o.op === "SyncRunComplete");
+        if (complete) {
+            // A checkpointing SDK ends a run with the steps it had not saved yet and the
+            // result: save those, then finish; no call follows.
+            for (const o of ops) if (o.op === "StepRun") this.saveStep(run, o.id, { data: o.data === undefined ? null : o.data });
+            return this.finalize(run, "Completed", complete.data ?? null);
         }
         const ids = nonLazy.map((o) => o.id);
         let coalesceKey = null;
@@ -1160,7 +1246,9 @@ export class Emulator {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
             const run = this.runsForEvent(internalId).find((r) => !fnSlug || r.fn.slug === fnSlug);
-            if (run && run.status !== "Running") return run;
+            // Also waits for the calls in flight: a checkpoint can end a run while the
+            // call that sent it is still running.
+            if (run && run.status !== "Running" && run.inflight === 0) return run;
             if (Date.now() > deadline) {
                 throw new Error(`no finished run for event ${internalId} after ${timeoutMs} ms` +
                     (run ? ` (run ${run.id} is ${run.status} after ${run.transcript.length} calls)` : " (no run started)"));

@@ -15,10 +15,11 @@ import { serve } from "inngest/node";
 
 const APP_ID = process.env.INNGEST_APP_ID || "inngest-c-ai-chat";
 
-// checkpointing: false keeps the SDK on the classic call protocol (one step per request,
-// 206 ops); v4 would otherwise run steps inline and POST /v1/checkpoint, which the C
-// host does not do. The emulator records any checkpoint call, and the suite fails on one.
-const inngest = new Inngest({ id: APP_ID, checkpointing: false });
+// Checkpointing (v4's default: steps run inline and are saved through POST
+// /v1/checkpoint/{run}/async) stays on unless INNGEST_CHECKPOINTING=false, the switch the
+// C host reads too; the runner sets it for both apps. Off, the SDK speaks the classic call
+// protocol (one step per request, 206 ops).
+const inngest = new Inngest({ id: APP_ID, checkpointing: process.env.INNGEST_CHECKPOINTING !== "false" });
 
 const fns = [];
 const fn = (opts, handler) => {
