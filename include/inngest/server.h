@@ -31,6 +31,14 @@ typedef struct inngest_server_opts {
      * access logs and metrics. Runs on the worker thread that served the request. */
     void (*on_request)(void *user, const inngest_http_request *req, int status, double seconds);
     void *on_request_user;
+    /* Optional: called for every request once its headers are in, before its body is read
+     * (req->body is NULL). `is_serve` is 1 for the protocol endpoint. Return 1 to serve the
+     * request; return 0 after filling `res` (zeroed on entry) to answer with it instead:
+     * the body is then never read and the connection closes. For access checks that must
+     * not cost a body's memory. */
+    int (*admit)(void *user, const inngest_http_request *req, int is_serve,
+                 inngest_http_response *res);
+    void *admit_user;
 } inngest_server_opts;
 
 /*

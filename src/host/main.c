@@ -24,6 +24,7 @@
 #include "examples.h"
 #include "host/ai_setup.h"
 #include "host/chat_routes.h"
+#include "host/guard.h"
 #include "host/ingest_cli.h"
 #include "host/log.h"
 #include "host/routes.h"
@@ -58,6 +59,8 @@ static void usage(FILE *to) {
             "INNGEST_EVENT_KEY, INNGEST_BASE_URL, INNGEST_API_BASE_URL,\n"
             "INNGEST_EVENT_API_BASE_URL, INNGEST_ENV, INNGEST_APP_ID, INNGEST_SERVE_ORIGIN,\n"
             "INNGEST_SERVE_PATH, INNGEST_ALLOW_IN_BAND_SYNC, INNGEST_LOG_LEVEL.\n"
+            "Exposure: HOST_AUTH_TOKEN (needed to listen beyond loopback), HOST_ALLOWED_HOSTS,\n"
+            "HOST_ALLOW_UNAUTHENTICATED=1 (listen beyond loopback without a token).\n"
             "Chat and RAG: OPENAI_API_KEY (unset: offline answers), OPENAI_BASE_URL,\n"
             "OPENAI_MODEL, OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS, OPENAI_MAX_TOKENS,\n"
             "OPENAI_TEMPERATURE, OPENAI_TOKEN_LIMIT_FIELD, OPENAI_AUTH_STYLE, OPENAI_API_VERSION,\n"
@@ -190,6 +193,29 @@ static void print_startup(const inngest_app *app, const struct host_args *a, int
     fflush(stderr);
 }
 
+/* Bound to an address other machines reach, the chat, document and metrics routes are
+ * open to them unless a token guards them: refuse to start, unless told in so many words.
+ * Returns 0 to go on. */
+static int check_exposure(const struct host_args *a, const struct host_guard *g) {
+    if (g->token || host_guard_is_loopback(a->host))
+        return 0;
+    const char *opt = getenv("HOST_ALLOW_UNAUTHENTICATED");
+    if (opt && !strcmp(opt, "1")) {
+        log_msg(LOG_WARN, "HOST_ALLOW_UNAUTHENTICATED=1: listening on %s WITHOUT a token; anyone "
+                          "who can reach this address can use /api/chat, change the knowledge "
+                          "base through /api/rag/documents and read /metrics",
+                a->host);
+        return 0;
+    }
+    log_msg(LOG_ERROR, "refusing to listen on %s without HOST_AUTH_TOKEN: /api/chat, "
+                       "/api/rag/documents and /metrics would be open to every machine that "
+                       "reaches it. Set HOST_AUTH_TOKEN to a long random secret (e.g. "
+                       "HOST_AUTH_TOKEN=$(openssl rand -hex 24)), listen on 127.0.0.1, or set "
+                       "HOST_ALLOW_UNAUTHENTICATED=1 to accept the exposure",
+            a->host);
+    return 1;
+}
+
 /* Opens the model client, embedder and store, fills the chat environment, and seeds an
  * empty store with the built-in corpus. */
 static int open_chat(struct host_ai *ai, struct chat_env *env, inngest_error *err) {
@@ -266,10 +292,18 @@ int main(int argc, char **argv) {
     struct host_ai ai = {0};
     struct chat_env env = {0};
     struct host_chat chat = {0};
+    struct host_guard guard = {0};
     if (!app) {
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
     }
+    if (host_guard_init(&guard, app, args.path, NULL, &err) != INNGEST_OK) {
+        log_msg(LOG_ERROR, "configuration error: %s", err.message);
+        goto out;
+    }
+    if (check_exposure(&args, &guard) != 0)
+        goto out;
+
     if (open_chat(&ai, &env, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot set up the chat: %s", err.message);
         goto out;
@@ -290,9 +324,12 @@ int main(int argc, char **argv) {
     inngest_server_opts sopts = {.host = args.host,
                                  .port = args.port,
                                  .serve_path = args.path,
-                                 .on_request = host_on_request};
+                                 .on_request = host_on_request,
+                                 .admit = host_guard_admit,
+                                 .admit_user = &guard};
     srv = inngest_server_create(app, &sopts, &err);
-    if (srv && host_routes_add(srv, &routes) != INNGEST_OK)
+    if (srv && (inngest_server_add_route(srv, "/login", host_guard_login_route, &guard) ||
+                host_routes_add(srv, &routes) != INNGEST_OK))
         inngest_error_set(&err, INNGEST_ENOMEM, "cannot add the routes");
     if (!srv || err.code || inngest_server_start(srv, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot start the server: %s", err.message);
@@ -311,6 +348,7 @@ out:
     if (status == 0)
         log_msg(LOG_INFO, "stopped");
     inngest_app_destroy(app);
+    host_guard_cleanup(&guard);
     host_ai_close(&ai); /* after the app: its functions borrow the store */
     inngest_global_cleanup();
     return status;

@@ -40,6 +40,9 @@ struct inngest_server {
     int threads;
     void (*on_request)(void *user, const inngest_http_request *req, int status, double seconds);
     void *on_request_user;
+    int (*admit)(void *user, const inngest_http_request *req, int is_serve,
+                 inngest_http_response *res);
+    void *admit_user;
     struct route routes[MAX_ROUTES];
     size_t nroutes;
     int in_flight; /* handlers running (atomic) */
@@ -90,6 +93,8 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
     srv->threads = o->num_threads > 0 ? o->num_threads : 32;
     srv->on_request = o->on_request;
     srv->on_request_user = o->on_request_user;
+    srv->admit = o->admit;
+    srv->admit_user = o->admit_user;
     if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
         o->port > 65535 || strpbrk(srv->host, ", ")) {
         inngest_error_set(err, INNGEST_EINVAL, "invalid server options (host, port or path)");
@@ -313,6 +318,12 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
     inngest_http_response res = {0};
     int is_serve = strcmp(path, srv->serve_path) == 0;
     int rc = INNGEST_OK;
+    if (srv->admit && !srv->admit(srv->admit_user, &req, is_serve, &res)) {
+        write_answer(conn, &res, ri->content_length != 0);
+        status = res.status;
+        inngest_http_response_cleanup(&res);
+        goto done;
+    }
     if (ri->content_length > 0 && (unsigned long long)ri->content_length > srv->max_body) {
         rc = INNGEST_ETOOBIG; /* refused before a byte of it is read */
     } else if (is_serve && inngest_app_precheck(srv->app, &req, &res)) {
