@@ -205,6 +205,8 @@ export class Emulator {
         this.eventKey = opts.eventKey || null;
         this.timeScale = opts.timeScale ?? 1;
         this.retryDelayMs = opts.retryDelayMs ?? null;
+        // Real ms waited before every dispatch, standing for the server's queue (benchmarks).
+        this.dispatchDelayMs = opts.dispatchDelayMs ?? 0;
         this.serverKind = opts.serverKind || (this.signingKey ? "cloud" : "dev");
         this.log = opts.log || (() => {});
         this.apps = new Map(); // appName -> app
@@ -680,7 +682,15 @@ export class Emulator {
     enqueue(run, item) {
         if (run.jobs.has(item.job)) return;
         run.jobs.add(item.job);
-        this.dispatch(run, item);
+        if (this.dispatchDelayMs > 0) {
+            const timer = setTimeout(() => {
+                run.timers.delete(timer);
+                this.dispatch(run, item);
+            }, this.dispatchDelayMs);
+            run.timers.add(timer);
+        } else {
+            this.dispatch(run, item);
+        }
     }
 
     async dispatch(run, item) {
