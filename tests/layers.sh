@@ -11,12 +11,8 @@ bad=0
 allow() {
   for f in "$1"/*.[ch]; do
     [ -e "$f" ] || continue
-    grep -n '^#include "' "$f" | sed 's/^\([0-9]*\):#include "\([^"]*\)".*/\1 \2/' |
-      while read -r line inc; do
-        if ! printf '%s\n' "$inc" | grep -Eq "^($2)\$"; then
-          echo "$f:$line: includes \"$inc\", which $1 may not"
-        fi
-      done
+    awk -v dir="$1" -v re="^($2)\$" -F'"' '/^#include "/ && $2 !~ re {
+      printf "%s:%d: includes \"%s\", which %s may not\n", FILENAME, FNR, $2, dir }' "$f"
   done
 }
 
