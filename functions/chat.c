@@ -51,16 +51,6 @@ int chat_oom(inngest_error *err) {
     return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
 }
 
-size_t chat_utf8_cut(const char *s, size_t len, size_t max) {
-    if (len <= max)
-        return len;
-    size_t n = max;
-    /* Back up over continuation bytes (10xxxxxx): s[n] must start a character. */
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* A growable string. On allocation failure it stops growing and sets `failed`. */
 struct sbuf {
     char *data;
@@ -401,8 +391,8 @@ static void add_context(struct sbuf *b, json_t *passages, size_t budget) {
         json_t *p = json_array_get(passages, i);
         /* Titles and sources are cut (at a character boundary) so the line always fits. */
         const char *title = str_of(p, "title", ""), *source = str_of(p, "source", "");
-        int tl = (int)chat_utf8_cut(title, strlen(title), 400);
-        int sl = (int)chat_utf8_cut(source, strlen(source), 400);
+        int tl = (int)inngest_utf8_cut(title, strlen(title), 400);
+        int sl = (int)inngest_utf8_cut(source, strlen(source), 400);
         char head[1024];
         int hn = snprintf(head, sizeof(head), "[%zu] %.*s (source: %.*s)\n", i + 1, tl, title, sl,
                           source);
@@ -415,7 +405,7 @@ static void add_context(struct sbuf *b, json_t *passages, size_t budget) {
         size_t room = budget - used - hlen - 2;
         int cut = tlen > room;
         if (cut)
-            tlen = chat_utf8_cut(text, tlen, room - 3);
+            tlen = inngest_utf8_cut(text, tlen, room - 3);
         sb_add(b, head, hlen);
         sb_add(b, text, tlen);
         if (cut)
@@ -488,7 +478,7 @@ char *chat_offline_answer(json_t *context) {
     for (size_t i = 0; i < json_array_size(passages); i++) {
         json_t *p = json_array_get(passages, i);
         const char *text = str_of(p, "text", "");
-        size_t len = strlen(text), cut = chat_utf8_cut(text, len, OFFLINE_PASSAGE_BYTES);
+        size_t len = strlen(text), cut = inngest_utf8_cut(text, len, OFFLINE_PASSAGE_BYTES);
         sb_printf(&b, "\n\n[%zu] %s (source: %s)\n", i + 1, str_of(p, "title", ""),
                   str_of(p, "source", ""));
         sb_add(&b, text, cut);

@@ -10,10 +10,6 @@
 
 #include "chat.h"
 
-/* The length of the longest prefix of `s` (`len` bytes) that is at most `max` bytes and
- * does not end inside a UTF-8 character. Pure. */
-size_t chat_utf8_cut(const char *s, size_t len, size_t max);
-
 /* Creates function `id` (display name `name`, triggered by `event`) with `env` as its
  * userdata and adds it to `app`. Fills `err` on failure. */
 int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,

@@ -79,6 +79,13 @@ INNGEST_API const char *inngest_http_response_header(const inngest_http_response
 /* Frees everything `res` owns and zeroes it. Safe on a zeroed response. */
 INNGEST_API void inngest_http_response_cleanup(inngest_http_response *res);
 
+/* Copies the percent-decoded value of query parameter `name` of `req->url` into `out`
+ * (`out_len` bytes with the NUL; "+" is a space). Returns 1 when present ("?name" alone
+ * is present and empty), 0 when absent, -1 when the value does not fit or is badly
+ * percent-encoded (then `out` holds nothing to use). */
+INNGEST_API int inngest_http_request_query(const inngest_http_request *req, const char *name,
+                                           char *out, size_t out_len);
+
 /* Returns the first value of header `name` (case-insensitive) in `req`, or NULL. */
 INNGEST_API const char *inngest_http_request_header(const inngest_http_request *req,
                                                     const char *name);

@@ -13,5 +13,6 @@
 #include "inngest/app.h"
 #include "inngest/server.h"
 #include "inngest/testing.h"
+#include "inngest/utf8.h"
 
 #endif /* INNGEST_INNGEST_H */

@@ -146,6 +146,12 @@ int ing_query_get(const char *query, const char *name, char *out, size_t out_len
     return 0;
 }
 
+int inngest_http_request_query(const inngest_http_request *req, const char *name, char *out,
+                               size_t out_len) {
+    const char *q = req && req->url ? strchr(req->url, '?') : NULL;
+    return q ? ing_query_get(q + 1, name, out, out_len) : 0;
+}
+
 char *ing_url_encode(const char *s) {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);

@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 #include "core/utf8.h"
+#include "inngest/utf8.h"
 
 int ing_utf8_valid(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s;
@@ -25,6 +26,10 @@ size_t ing_utf8_floor(const char *s, size_t len, size_t pos) {
     while (i > 0 && pos - i < 3 && ((unsigned char)s[i] & 0xc0) == 0x80)
         i--;
     return ((unsigned char)s[i] & 0xc0) == 0x80 ? pos : i;
+}
+
+size_t inngest_utf8_cut(const char *s, size_t len, size_t max) {
+    return ing_utf8_floor(s, len, max);
 }
 
 char *ing_utf8_sanitize(const char *s, size_t len, size_t *out_len) {

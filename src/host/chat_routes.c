@@ -35,15 +35,6 @@ static json_t *parse_body(const inngest_http_request *req, char *why, size_t n) 
     return body;
 }
 
-/* The HTTP status for a failed call to the model server: 503 when it could not be reached
- * or asks to come back later, 502 when it answered an error. */
-static int model_status(const inngest_error *err) {
-    if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT || err->http_status == 429 ||
-        err->http_status == 503)
-        return 503;
-    return err->code == INNGEST_EMISMATCH || err->code == INNGEST_ENOMEM ? 500 : 502;
-}
-
 static void model_message(const struct host_chat *c, const char *what, const inngest_error *err,
                           char *out, size_t n) {
     const char *base = inngest_ai_client_base_url(c->env->client);
@@ -203,7 +194,7 @@ static int answer_with_model(struct chat_call *call, inngest_http_response *res)
                  json_pack("{s:s,s:i,s:i,s:s,s:s}", "kind", kind, "http_status", err.http_status,
                            "attempts", info.attempts, "request_id", info.request_id, "error",
                            err.message));
-        return fail(call, res, model_status(&err), msg);
+        return fail(call, res, host_error_status(err.code, err.http_status, 1), msg);
     }
     char labels[64];
     snprintf(labels, sizeof(labels), "kind=\"%s\",outcome=\"ok\"", kind);
@@ -244,7 +235,7 @@ static int chat_run(struct chat_call *call, inngest_http_response *res) {
         char msg[900];
         model_message(call->c, "retrieving context failed", &err, msg, sizeof(msg));
         call->stream = NULL; /* not begun yet: a plain JSON error */
-        return fail(call, res, model_status(&err), msg);
+        return fail(call, res, host_error_status(err.code, err.http_status, 1), msg);
     }
     call->sources = chat_sources(call->context);
     if (!call->sources) {
@@ -342,23 +333,6 @@ static const char *doc_str(json_t *d, const char *name) {
     return json_string_value(json_object_get(d, name));
 }
 
-static int ingest_status(int code) {
-    switch (code) {
-        case INNGEST_EINVAL:
-        case INNGEST_EPARSE:
-            return 400;
-        case INNGEST_EMISMATCH:
-            return 409;
-        case INNGEST_EHTTP:
-        case INNGEST_ETIMEOUT:
-            return 503;
-        case INNGEST_EUPSTREAM:
-            return 502;
-        default:
-            return 500;
-    }
-}
-
 /* Ingests each document now; answers {documents: [{key, status, chunks}]}, or on a failure
  * the first failure's status with {error, documents} (the others are still ingested). */
 static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http_response *res) {
@@ -399,7 +373,7 @@ static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http
                 snprintf(msg, sizeof(msg), "%s", err.message);
             json_object_set_new(row, "error", json_string(msg));
             if (!first_status) {
-                first_status = ingest_status(rc);
+                first_status = host_error_status(rc, err.http_status, 0);
                 snprintf(first_msg, sizeof(first_msg), "%.400s: %s", key, msg);
             }
             log_json(LOG_WARN, "ingest failed", json_pack("{s:s,s:s}", "key", key, "error", msg));
@@ -484,8 +458,11 @@ static int documents_post(struct host_chat *c, const inngest_http_request *req,
         json_decref(docs);
         return host_reply_error(res, status, bad);
     }
-    host_query_param(req, "via", via, sizeof(via));
-    host_query_param(req, "force", force, sizeof(force));
+    if (inngest_http_request_query(req, "via", via, sizeof(via)) < 0 ||
+        inngest_http_request_query(req, "force", force, sizeof(force)) < 0) {
+        json_decref(docs);
+        return host_reply_error(res, 400, "via must be \"inngest\" or \"direct\", force 1 or 0");
+    }
     int rc;
     if (!strcmp(via, "inngest"))
         rc = ingest_via_inngest(c, docs, res);
@@ -519,12 +496,13 @@ static int documents_get(struct host_chat *c, inngest_http_response *res) {
 static int documents_delete(struct host_chat *c, const inngest_http_request *req,
                             inngest_http_response *res) {
     char key[4096];
-    if (!host_query_param(req, "key", key, sizeof(key)) || !*key)
-        return host_reply_error(res, 400, "say which document: DELETE /api/rag/documents?key=…");
-    if (strlen(key) == sizeof(key) - 1)
+    int found = inngest_http_request_query(req, "key", key, sizeof(key));
+    if (found < 0)
         return host_reply_error(res, 400,
-                                "the key is 4095 bytes or longer; delete a key that "
-                                "long with inngest-host ingest --delete");
+                                "the key is badly percent-encoded, or 4096 bytes or longer; "
+                                "delete a key that long with inngest-host ingest --delete");
+    if (!found || !*key)
+        return host_reply_error(res, 400, "say which document: DELETE /api/rag/documents?key=…");
     json_t *valid = json_string(key); /* keys are UTF-8 (they are listed as JSON) */
     if (!valid)
         return host_reply_error(res, 400, "the key is not valid UTF-8 (percent-encode its bytes)");

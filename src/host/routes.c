@@ -42,35 +42,28 @@ int host_reply_error(inngest_http_response *res, int status, const char *msg) {
     return host_reply_json(res, status, json_pack("{s:s}", "error", msg));
 }
 
-int host_method_is(const inngest_http_request *req, const char *m) {
-    return req->method && !strcmp(req->method, m);
+int host_error_status(int code, int http_status, int from_upstream) {
+    if (code == INNGEST_EHTTP || code == INNGEST_ETIMEOUT || http_status == 429 ||
+        http_status == 503)
+        return 503;
+    switch (code) {
+        case INNGEST_EMISMATCH:
+            return 409;
+        case INNGEST_ENOMEM:
+            return 500;
+        case INNGEST_EUPSTREAM:
+            return 502;
+        case INNGEST_EINVAL:
+        case INNGEST_EPARSE:
+        case INNGEST_ETOOBIG:
+            return from_upstream ? 502 : 400;
+        default:
+            return from_upstream ? 502 : 500;
+    }
 }
 
-/* Copies query parameter `name` (percent-decoded) into out; 1 when present. */
-int host_query_param(const inngest_http_request *req, const char *name, char *out, size_t n) {
-    const char *q = strchr(req->url, '?');
-    size_t nl = strlen(name);
-    for (q = q ? q + 1 : NULL; q && *q;) {
-        const char *end = strchr(q, '&');
-        size_t seg = end ? (size_t)(end - q) : strlen(q);
-        if (seg > nl && !strncmp(q, name, nl) && q[nl] == '=') {
-            size_t o = 0;
-            for (const char *p = q + nl + 1; p < q + seg && o + 1 < n; p++) {
-                if (*p == '%' && p + 2 < q + seg && isxdigit((unsigned char)p[1]) &&
-                    isxdigit((unsigned char)p[2])) {
-                    char hex[3] = {p[1], p[2], 0};
-                    out[o++] = (char)strtol(hex, NULL, 16);
-                    p += 2;
-                } else {
-                    out[o++] = *p == '+' ? ' ' : *p;
-                }
-            }
-            out[o] = '\0';
-            return 1;
-        }
-        q = end ? end + 1 : NULL;
-    }
-    return 0;
+int host_method_is(const inngest_http_request *req, const char *m) {
+    return req->method && !strcmp(req->method, m);
 }
 
 /* Event ids are ULIDs: letters and digits only, which keeps them safe in URLs. */
@@ -309,7 +302,7 @@ static int route_poll(void *user, const inngest_http_request *req, inngest_http_
     char id[80];
     if (!host_method_is(req, "GET"))
         return host_reply_error(res, 405, "use GET /api/chat/inngest/poll?eventId=…");
-    if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+    if (inngest_http_request_query(req, "eventId", id, sizeof(id)) != 1 || !valid_event_id(id))
         return host_reply_error(res, 400,
                                 "eventId must be the id returned by POST /api/chat/inngest");
     inngest_error err;
@@ -367,7 +360,7 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
     char id[80];
     if (!host_method_is(req, "GET"))
         return host_reply_error(res, 405, "use GET /api/chat/inngest/stream?eventId=…");
-    if (!host_query_param(req, "eventId", id, sizeof(id)) || !valid_event_id(id))
+    if (inngest_http_request_query(req, "eventId", id, sizeof(id)) != 1 || !valid_event_id(id))
         return host_reply_error(res, 400,
                                 "eventId must be the id returned by POST /api/chat/inngest");
     /* Each open stream holds a worker thread; keep enough free for /api/inngest. */

@@ -51,6 +51,17 @@ int host_reply_json(inngest_http_response *res, int status, json_t *body);
 /* Answers `status` with {"error": msg}. */
 int host_reply_error(inngest_http_response *res, int status, const char *msg);
 
+/* The one mapping of an INNGEST_E* code to the HTTP status a route answers with.
+ * `http_status` is the status another server answered with (0 if none); `from_upstream`
+ * says the error describes that server's answer (a model's), so bad or unreadable data is
+ * that server's fault (502) rather than the client's (400):
+ *   unreachable, timed out, or 429/503 upstream  503
+ *   INNGEST_EMISMATCH (a conflict: wrong embedder, changed document)  409
+ *   INNGEST_EINVAL, INNGEST_EPARSE, INNGEST_ETOOBIG  400 (502 from upstream)
+ *   INNGEST_EUPSTREAM  502
+ *   anything else  500 (502 from upstream); INNGEST_ENOMEM is always 500 */
+int host_error_status(int code, int http_status, int from_upstream);
+
 /* 1 when the request method is `m`. */
 int host_method_is(const inngest_http_request *req, const char *m);
 
@@ -64,9 +75,6 @@ void host_slot_give(int *count);
 /* A 503 for a full slot budget, with Retry-After: 1. */
 int host_reply_busy(inngest_http_response *res, const char *msg);
 
-/* Copies query parameter `name` (percent-decoded, truncated to n - 1 bytes) into `out`.
- * Returns 1 when present, else 0. */
-int host_query_param(const inngest_http_request *req, const char *name, char *out, size_t n);
 
 /* Writes one Server-Sent Event "event: <event>\ndata: <compact JSON>\n\n" (`data` is
  * borrowed). Returns INNGEST_OK, or INNGEST_EIO when the client went away. */

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* The helpers every layer shares, one of each: the query-string getter, the UTF-8 cut and
+ * the host's error-code to HTTP status mapping. */
+#include "fmacros.h"
+
+#include <inngest/inngest.h>
+
+#include "host/routes.h"
+#include "testutil.h"
+
+static int query(const char *url, const char *name, char *out, size_t n) {
+    inngest_http_request req = {.method = "GET", .url = url};
+    return inngest_http_request_query(&req, name, out, n);
+}
+
+TEST_CASE(query_getter) {
+    char v[16];
+    CHECK_EQ_INT(query("/x?a=1&eventId=01AB%2Bc+d&b", "eventId", v, sizeof(v)), 1);
+    CHECK_STR(v, "01AB+c d");
+    CHECK_EQ_INT(query("/x?a=1&b", "b", v, sizeof(v)), 1); /* present, empty */
+    CHECK_STR(v, "");
+    CHECK_EQ_INT(query("/x?ab=1", "a", v, sizeof(v)), 0);
+    CHECK_EQ_INT(query("/x", "a", v, sizeof(v)), 0);
+    CHECK_EQ_INT(query("/x?a=1234567890123456", "a", v, sizeof(v)), -1); /* does not fit */
+    CHECK_EQ_INT(query("/x?a=123456789012345", "a", v, sizeof(v)), 1); /* fits exactly */
+    CHECK_EQ_INT(query("/x?a=%zz", "a", v, sizeof(v)), -1);      /* bad encoding */
+    CHECK_EQ_INT(query("/x?a=%4", "a", v, sizeof(v)), -1);
+}
+
+TEST_CASE(utf8_cut) {
+    const char *s = "a\xc3\xa9\xe2\x82\xac"; /* a, é (2 bytes), € (3 bytes) */
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 10), 6);
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 6), 6);
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 5), 3); /* inside € */
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 4), 3);
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 3), 3);
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 2), 1); /* inside é */
+    CHECK_EQ_INT(inngest_utf8_cut(s, 6, 0), 0);
+}
+
+TEST_CASE(error_status) {
+    CHECK_EQ_INT(host_error_status(INNGEST_EMISMATCH, 0, 0), 409);
+    CHECK_EQ_INT(host_error_status(INNGEST_EMISMATCH, 0, 1), 409);
+    CHECK_EQ_INT(host_error_status(INNGEST_EHTTP, 0, 1), 503);
+    CHECK_EQ_INT(host_error_status(INNGEST_ETIMEOUT, 0, 0), 503);
+    CHECK_EQ_INT(host_error_status(INNGEST_EUPSTREAM, 429, 1), 503);
+    CHECK_EQ_INT(host_error_status(INNGEST_EUPSTREAM, 500, 1), 502);
+    CHECK_EQ_INT(host_error_status(INNGEST_EPARSE, 200, 1), 502);
+    CHECK_EQ_INT(host_error_status(INNGEST_EPARSE, 0, 0), 400);
+    CHECK_EQ_INT(host_error_status(INNGEST_EINVAL, 0, 0), 400);
+    CHECK_EQ_INT(host_error_status(INNGEST_ENOMEM, 0, 1), 500);
+    CHECK_EQ_INT(host_error_status(INNGEST_EINTERNAL, 0, 0), 500);
+}
