@@ -27,6 +27,9 @@ typedef struct inngest_server_opts {
     const char *serve_path; /* protocol endpoint; NULL = "/api/inngest" */
     size_t max_body_bytes;  /* larger request bodies get 413; 0 = 16 MiB */
     int num_threads;        /* worker threads; 0 = 32 */
+    /* Workers only the protocol endpoint may use: requests to other paths beyond
+     * num_threads - serve_reserve at once get 503 with Retry-After. 0 = no reserve. */
+    int serve_reserve;
     /* Optional: called after every request with its final status and duration, for
      * access logs and metrics. Runs on the worker thread that served the request. */
     void (*on_request)(void *user, const inngest_http_request *req, int status, double seconds);

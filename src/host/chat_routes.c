@@ -528,8 +528,14 @@ int host_documents_route(void *user, const inngest_http_request *req, inngest_ht
     (void)stream;
     if (host_method_is(req, "GET"))
         return documents_get(c, res);
-    if (host_method_is(req, "POST"))
-        return documents_post(c, req, res);
+    if (host_method_is(req, "POST")) {
+        if (!host_slot_take(&c->active_ingests,
+                            c->max_active_ingests > 0 ? c->max_active_ingests : 4))
+            return host_reply_busy(res, "too many documents being added; retry in a moment");
+        int rc = documents_post(c, req, res);
+        host_slot_give(&c->active_ingests);
+        return rc;
+    }
     if (host_method_is(req, "DELETE"))
         return documents_delete(c, req, res);
     return host_reply_error(res, 405, "use GET, POST or DELETE");

@@ -35,6 +35,10 @@ struct host_chat {
      * /api/inngest. Beyond it POST /api/chat answers 503 with Retry-After. */
     int max_active_chats;
     int active_chats; /* current count, updated atomically */
+    /* Document posts in progress at most (ingesting embeds every chunk, ?via=inngest sends
+     * events); 0 = 4. Beyond it POST /api/rag/documents answers 503 with Retry-After. */
+    int max_active_ingests;
+    int active_ingests; /* current count, updated atomically */
 };
 
 /* POST /api/chat. `user` is a struct host_chat. */

@@ -298,7 +298,8 @@ int host_guard_admit(void *user, const inngest_http_request *req, int is_serve,
     int page = plen == 1 || (plen == 11 && !strncmp(url, "/index.html", 11));
     if (page && !is_state_changing(req))
         return reply_login(res, 401, "") == INNGEST_OK ? 0 : refuse(res, 500, "out of memory");
-    inngest_http_response_set_header(res, "WWW-Authenticate", "Bearer");
+    if (inngest_http_response_set_header(res, "WWW-Authenticate", "Bearer"))
+        return refuse(res, 500, "out of memory");
     return refuse(res, 401,
                   "this host needs its token: send Authorization: Bearer <HOST_AUTH_TOKEN>, or "
                   "sign in on the page");

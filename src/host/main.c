@@ -36,6 +36,9 @@
 /* The app id the host syncs as when INNGEST_APP_ID is not set. */
 #define HOST_DEFAULT_APP_ID "inngest-c-ai-chat"
 
+#define HOST_THREADS       128
+#define HOST_SERVE_RESERVE 16
+
 struct host_args {
     const char *host;
     int port;
@@ -325,6 +328,11 @@ int main(int argc, char **argv) {
                                  .port = args.port,
                                  .serve_path = args.path,
                                  .on_request = host_on_request,
+                                 /* Slow clients hold a worker each (civetweb is thread per
+                                  * connection): many cheap threads, and a reserve that only
+                                  * /api/inngest may use. See docs/security.md. */
+                                 .num_threads = HOST_THREADS,
+                                 .serve_reserve = HOST_SERVE_RESERVE,
                                  .admit = host_guard_admit,
                                  .admit_user = &guard};
     srv = inngest_server_create(app, &sopts, &err);

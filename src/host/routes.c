@@ -180,9 +180,15 @@ static int route_chat_inngest(void *user, const inngest_http_request *req,
                  (unsigned)(rand() & 0xffff));
         json_object_set_new(body, "sessionId", json_string(sid));
     }
+    if (!host_slot_take(&r->active_event_sends, r->max_event_sends > 0 ? r->max_event_sends : 16)) {
+        json_decref(body);
+        metrics_add("inngest_host_chat_requests_total", "mode=\"inngest\",outcome=\"busy\"", 1);
+        return host_reply_busy(res, "too many questions being sent to Inngest; retry in a moment");
+    }
     json_t *event = json_pack("{s:s,s:O}", "name", "chat/message", "data", body), *ids = NULL;
     char msg[768];
     int rc = host_send_events(r->app, event, &ids, msg, sizeof(msg));
+    host_slot_give(&r->active_event_sends);
     json_decref(event);
     if (rc != INNGEST_OK) {
         json_decref(body);

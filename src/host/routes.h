@@ -16,6 +16,9 @@ struct host_routes {
     int max_streams;       /* open result streams at most (each holds a worker thread);
                               default 16, beyond it the route answers 503 */
     int open_streams;      /* current count, updated atomically */
+    int max_event_sends;   /* POST /api/chat/inngest in progress at most (each waits on
+                              the event API); default 16, beyond it 503 + Retry-After */
+    int active_event_sends; /* current count, updated atomically */
     /* Optional direct-mode chat handler (POST /api/chat), provided by the AI module. */
     inngest_route_fn chat_direct;
     void *chat_direct_user;

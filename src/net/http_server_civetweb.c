@@ -46,6 +46,8 @@ struct inngest_server {
     struct route routes[MAX_ROUTES];
     size_t nroutes;
     int in_flight; /* handlers running (atomic) */
+    int serve_reserve;   /* workers only the protocol endpoint may take */
+    int others_in_flight; /* requests on other paths being served (atomic) */
     int draining;  /* set by destroy: new requests are refused (atomic) */
 };
 
@@ -94,6 +96,7 @@ inngest_server *inngest_server_create(inngest_app *app, const inngest_server_opt
     srv->on_request = o->on_request;
     srv->on_request_user = o->on_request_user;
     srv->admit = o->admit;
+    srv->serve_reserve = o->serve_reserve > 0 ? o->serve_reserve : 0;
     srv->admit_user = o->admit_user;
     if (!srv->serve_path || !srv->host || srv->serve_path[0] != '/' || o->port < 0 ||
         o->port > 65535 || strpbrk(srv->host, ", ")) {
@@ -243,11 +246,20 @@ static void write_simple(struct mg_connection *conn, int status, const char *jso
     write_simple_close(conn, status, json, 0);
 }
 
+#define BODY_GRACE_S  10.0
+#define BODY_MIN_RATE (32.0 * 1024.0)
+
 /* Reads the whole body, refusing more than `max` bytes. Returns INNGEST_OK,
- * INNGEST_ETOOBIG or INNGEST_EIO. */
+ * INNGEST_ETOOBIG, INNGEST_ETIMEOUT (too slow) or INNGEST_EIO. */
 static int read_body(struct mg_connection *conn, long long content_length, size_t max,
                      struct ing_buf *body) {
     char chunk[16384];
+    /* civetweb bounds each read by request_timeout_ms, not the whole body: a client that
+     * sends a byte every few seconds would hold this worker for as long as it likes. The
+     * body must arrive at BODY_MIN_RATE bytes a second on average, after a grace period. */
+    double deadline = mono_s() + BODY_GRACE_S +
+                      (double)(content_length > 0 ? (unsigned long long)content_length : max) /
+                          BODY_MIN_RATE;
     if (content_length > 0 && (unsigned long long)content_length > max)
         return INNGEST_ETOOBIG;
     if (content_length == 0)
@@ -262,6 +274,8 @@ static int read_body(struct mg_connection *conn, long long content_length, size_
             break;
         if (n < 0)
             return INNGEST_EIO;
+        if (mono_s() > deadline)
+            return INNGEST_ETIMEOUT;
         int rc = ing_buf_append(body, chunk, (size_t)n);
         if (rc)
             return rc;
@@ -293,6 +307,7 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
     int status = 500;
     inngest_header headers[64];
     size_t nh = 0;
+    int counted = 0; /* holds one of others_in_flight */
     struct ing_buf target, body;
     ing_buf_init(&target, 16384);
     ing_buf_init(&body, srv->max_body);
@@ -324,6 +339,24 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
         inngest_http_response_cleanup(&res);
         goto done;
     }
+    if (!is_serve && srv->serve_reserve > 0) {
+        /* Other paths share what the reserve leaves, so the protocol endpoint always finds
+         * a worker however busy the rest is. */
+        counted = 1;
+        if (__atomic_add_fetch(&srv->others_in_flight, 1, __ATOMIC_SEQ_CST) >
+            srv->threads - srv->serve_reserve) {
+            static const char busy[] = "{\"error\":\"the server is busy; retry in a moment\"}";
+            res.status = status = 503;
+            if (inngest_http_response_set_header(&res, "Retry-After", "1") ||
+                inngest_http_response_set_header(&res, "Content-Type", "application/json") ||
+                inngest_http_response_set_body(&res, busy, sizeof(busy) - 1))
+                write_simple_close(conn, 503, busy, 1);
+            else
+                write_answer(conn, &res, ri->content_length != 0);
+            inngest_http_response_cleanup(&res);
+            goto done;
+        }
+    }
     if (ri->content_length > 0 && (unsigned long long)ri->content_length > srv->max_body) {
         rc = INNGEST_ETOOBIG; /* refused before a byte of it is read */
     } else if (is_serve && inngest_app_precheck(srv->app, &req, &res)) {
@@ -343,9 +376,14 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
         goto done;
     }
     if (rc) {
-        write_simple_close(conn, status = rc == INNGEST_ENOMEM ? 503 : 400,
+        write_simple_close(conn,
+                           status = rc == INNGEST_ENOMEM     ? 503
+                                    : rc == INNGEST_ETIMEOUT ? 408
+                                                             : 400,
                            rc == INNGEST_ENOMEM ? "{\"message\":\"out of memory\"}"
-                                                : "{\"message\":\"could not read the request body\"}",
+                           : rc == INNGEST_ETIMEOUT
+                               ? "{\"message\":\"the request body arrived too slowly\"}"
+                               : "{\"message\":\"could not read the request body\"}",
                            1);
         goto done;
     }
@@ -374,6 +412,8 @@ static int handle(inngest_server *srv, struct mg_connection *conn) {
     }
     inngest_http_response_cleanup(&res);
 done:
+    if (counted)
+        __atomic_sub_fetch(&srv->others_in_flight, 1, __ATOMIC_SEQ_CST);
     if (srv->on_request)
         srv->on_request(srv->on_request_user, &req, status, mono_s() - t0);
     ing_buf_cleanup(&target);
@@ -403,10 +443,11 @@ int inngest_server_start(inngest_server *srv, inngest_error *err) {
     /* civetweb gives each connection a worker thread from accept on, so a client that
      * opens connections and sends nothing (or headers a byte at a time) holds a worker
      * until request_timeout_ms runs out: the whole header must arrive within it, and each
-     * later read or write may block that long. 10 s frees such workers quickly (it was 600 s,
-     * so 32 idle sockets stopped the host for 10 minutes); see docs/soak.md. */
+     * later read or write may block that long. 5 s frees such workers quickly (it was 600 s,
+     * so 32 idle sockets stopped the host for 10 minutes, then 10 s); a body has its own
+     * deadline (read_body). See docs/soak.md and docs/security.md. */
     const char *options[] = {"listening_ports", ports, "num_threads", threads,
-                             "request_timeout_ms", "10000", "enable_keep_alive", "yes",
+                             "request_timeout_ms", "5000", "enable_keep_alive", "yes",
                              "keep_alive_timeout_ms", "5000", "tcp_nodelay", "1", NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof(cb));

@@ -712,3 +712,26 @@ TEST_CASE(cli_ingest_refuses_non_utf8) {
     CHECK(strstr(out, "2 documents, 2 chunks"));
     remove_dir(dir);
 }
+
+/* Document posts are capped like answers: with every slot taken, a post is refused at once
+ * (503, Retry-After) and changes nothing; reads and deletes are not counted. */
+TEST_CASE(document_posts_are_capped) {
+    struct env e;
+    start(&e, 0);
+    __atomic_store_n(&e.chat.active_ingests, 4, __ATOMIC_RELAXED); /* the default cap */
+    json_t *j = call_json(&e, "POST", "/api/rag/documents",
+                          "{\"source\":\"capped.md\",\"text\":\"never stored\"}", 503);
+    CHECK(strstr(str(j, "error"), "too many documents being added"));
+    json_decref(j);
+    j = call_json(&e, "GET", "/api/rag/documents", NULL, 200);
+    char *listed = json_dumps(json_object_get(j, "documents"), 0);
+    CHECK(listed && !strstr(listed, "capped.md"));
+    free(listed);
+    json_decref(j);
+    __atomic_store_n(&e.chat.active_ingests, 0, __ATOMIC_RELAXED);
+    j = call_json(&e, "POST", "/api/rag/documents",
+                  "{\"source\":\"capped.md\",\"text\":\"stored now\"}", 200);
+    json_decref(j);
+    CHECK_EQ_INT(__atomic_load_n(&e.chat.active_ingests, __ATOMIC_RELAXED), 0);
+    stop(&e);
+}

@@ -320,3 +320,82 @@ TEST_CASE(bad_signature_refused_before_the_body) {
     inngest_app_destroy(app);
     inngest_global_cleanup();
 }
+
+/* ---- the worker reserve of the protocol endpoint ------------------------------------------- */
+
+static int holding, release_hold;
+
+static int hold_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                      inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    __atomic_add_fetch(&holding, 1, __ATOMIC_SEQ_CST);
+    while (!__atomic_load_n(&release_hold, __ATOMIC_SEQ_CST)) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    res->status = 200;
+    return inngest_http_response_set_body(res, "{}", 2);
+}
+
+struct held {
+    int port;
+    char *answer;
+};
+
+static void *get_hold(void *arg) {
+    struct held *h = arg;
+    const char *req = "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    h->answer = testutil_raw_http(h->port, req, strlen(req), 1);
+    return NULL;
+}
+
+/* With every worker but the reserve busy on other paths, another such request gets 503
+ * with Retry-After at once, and the protocol endpoint still answers. */
+TEST_CASE(serve_reserve_keeps_the_endpoint_answering) {
+    inngest_error err;
+    CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
+    inngest_app_opts o = {.app_id = "it-app", .mode = INNGEST_MODE_DEV};
+    inngest_app *app = inngest_app_create(&o, &err);
+    inngest_app_freeze(app);
+    inngest_server_opts so = {.host = "127.0.0.1", .port = 0, .num_threads = 4,
+                              .serve_reserve = 2};
+    inngest_server *srv = inngest_server_create(app, &so, &err);
+    CHECK_EQ_INT(inngest_server_add_route(srv, "/hold", hold_route, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_start(srv, &err), INNGEST_OK);
+    int port = inngest_server_port(srv);
+    __atomic_store_n(&holding, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&release_hold, 0, __ATOMIC_SEQ_CST);
+    struct held h[2] = {{port, NULL}, {port, NULL}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, get_hold, &h[i]) == 0);
+    while (__atomic_load_n(&holding, __ATOMIC_SEQ_CST) < 2) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    const char *other = "GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    char *ans = testutil_raw_http(port, other, strlen(other), 1);
+    CHECK(!strncmp(ans, "HTTP/1.1 503", 12));
+    CHECK(strstr(ans, "\r\nRetry-After: 1\r\n"));
+    free(ans);
+    const char *serve = "GET /api/inngest HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        ans = testutil_raw_http(port, serve, strlen(serve), 1);
+        CHECK(!strncmp(ans, "HTTP/1.1 200", 12));
+        free(ans);
+    }
+    __atomic_store_n(&release_hold, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < 2; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        CHECK(!strncmp(h[i].answer, "HTTP/1.1 200", 12));
+        free(h[i].answer);
+    }
+    ans = testutil_raw_http(port, other, strlen(other), 1); /* the slots came back */
+    CHECK(!strncmp(ans, "HTTP/1.1 200", 12));
+    free(ans);
+    inngest_server_destroy(srv);
+    inngest_app_destroy(app);
+    inngest_global_cleanup();
+}

@@ -249,3 +249,18 @@ TEST_CASE(metrics_parse_and_move) {
     json_decref(get_json(&e, "POST", "/", "{}", 405));
     stop(&e);
 }
+
+/* Questions sent to Inngest are capped: with every slot taken, 503 with Retry-After. */
+TEST_CASE(event_sends_are_capped) {
+    struct env e;
+    start(&e, 1);
+    const char *ask = "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    __atomic_store_n(&e.routes.active_event_sends, 16, __ATOMIC_RELAXED); /* the default */
+    json_t *j = get_json(&e, "POST", "/api/chat/inngest", ask, 503);
+    CHECK(strstr(json_string_value(json_object_get(j, "error")), "too many questions"));
+    json_decref(j);
+    __atomic_store_n(&e.routes.active_event_sends, 0, __ATOMIC_RELAXED);
+    json_decref(get_json(&e, "POST", "/api/chat/inngest", ask, 202));
+    CHECK_EQ_INT(__atomic_load_n(&e.routes.active_event_sends, __ATOMIC_RELAXED), 0);
+    stop(&e);
+}
