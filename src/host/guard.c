@@ -321,7 +321,8 @@ int host_guard_login_route(void *user, const inngest_http_request *req, inngest_
     char form[608];
     snprintf(form, sizeof(form), "?%s", body);
     inngest_http_request q = {.url = form};
-    if (!host_query_param(&q, "token", token, sizeof(token)) || !host_guard_ct_equal(token, g->token))
+    if (inngest_http_request_query(&q, "token", token, sizeof(token)) != 1 ||
+        !host_guard_ct_equal(token, g->token))
         return reply_login(res, 401, "<p class=\"bad\">That is not the token.</p>");
     const char *fp = inngest_http_request_header(req, "X-Forwarded-Proto");
     int secure = req->is_tls || (fp && !strncasecmp(fp, "https", 5));
