@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The libcurl implementation of inngest_transport. The only file that includes curl.h.
- * One easy handle per request keeps `send` safe to call from many threads at once.
+ * Each request has an easy handle to itself, which keeps `send` safe to call from many
+ * threads at once; finished handles wait in a small pool for the next request, so their
+ * open connections (and TLS sessions, DNS answers) are reused: a run that checkpoints
+ * every step sends many small requests to the same API.
  *
  * libcurl is loaded with dlopen() on the first request, not linked: it pulls in about 30
  * shared objects (TLS, Kerberos, LDAP, SSH, …) whose loading and relocation were the
@@ -29,6 +32,7 @@ static struct {
     void (*global_cleanup)(void);
     CURL *(*easy_init)(void);
     void (*easy_cleanup)(CURL *h);
+    void (*easy_reset)(CURL *h);
     CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
     CURLcode (*easy_perform)(CURL *h);
     CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
@@ -51,7 +55,7 @@ static void load_curl(void) {
     static const char *const names[] = {
         "curl_global_init",   "curl_global_cleanup", "curl_easy_init",    "curl_easy_cleanup",
         "curl_easy_setopt",   "curl_easy_perform",   "curl_easy_getinfo", "curl_easy_strerror",
-        "curl_slist_append",  "curl_slist_free_all"};
+        "curl_slist_append",  "curl_slist_free_all", "curl_easy_reset"};
     void *fns[sizeof(names) / sizeof(names[0])];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         fns[i] = dlsym(lib, names[i]);
@@ -71,6 +75,7 @@ static void load_curl(void) {
     memcpy(&curl.easy_strerror, &fns[7], sizeof(fns[7]));
     memcpy(&curl.slist_append, &fns[8], sizeof(fns[8]));
     memcpy(&curl.slist_free_all, &fns[9], sizeof(fns[9]));
+    memcpy(&curl.easy_reset, &fns[10], sizeof(fns[10]));
     if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(curl.problem, sizeof(curl.problem), "curl_global_init failed");
         return;
@@ -85,9 +90,39 @@ static int need_curl(inngest_error *err) {
     return curl.ready ? INNGEST_OK : inngest_error_set(err, INNGEST_EHTTP, "%s", curl.problem);
 }
 
+/* Idle easy handles kept per transport, with their connections. */
+#define CURL_POOL_MAX 8
+
 struct curl_transport {
     inngest_transport base; /* first member: the vtable */
+    pthread_mutex_t lock;   /* guards idle and nidle */
+    CURL *idle[CURL_POOL_MAX];
+    int nidle;
 };
+
+/* An idle handle of the pool, or a new one; NULL when memory runs out. */
+static CURL *take_handle(struct curl_transport *t) {
+    CURL *h = NULL;
+    pthread_mutex_lock(&t->lock);
+    if (t->nidle > 0)
+        h = t->idle[--t->nidle];
+    pthread_mutex_unlock(&t->lock);
+    return h ? h : curl.easy_init();
+}
+
+/* Puts a handle back for the next request: its options are cleared (they point into this
+ * request's memory), its connections stay open. Beyond the pool's size it is closed. */
+static void give_handle(struct curl_transport *t, CURL *h) {
+    curl.easy_reset(h);
+    pthread_mutex_lock(&t->lock);
+    if (t->nidle < CURL_POOL_MAX) {
+        t->idle[t->nidle++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (h)
+        curl.easy_cleanup(h);
+}
 
 struct recv_ctx {
     inngest_http_response *res;
@@ -175,11 +210,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *user) {
 
 static int curl_send(inngest_transport *self, const inngest_http_request *req,
                      inngest_http_response *res, inngest_error *err) {
-    (void)self;
+    struct curl_transport *t = (struct curl_transport *)self;
     int loaded = need_curl(err);
     if (loaded != INNGEST_OK)
         return loaded;
-    CURL *h = curl.easy_init();
+    CURL *h = take_handle(t);
     if (!h)
         return inngest_error_set(err, INNGEST_ENOMEM, "cannot create a curl handle");
     struct recv_ctx rc = {.res = res, .req = req};
@@ -268,12 +303,16 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
 
 cleanup:
     ing_buf_cleanup(&rc.body);
+    give_handle(t, h);
     curl.slist_free_all(hdrs);
-    curl.easy_cleanup(h);
     return ret;
 }
 
 static void curl_destroy(inngest_transport *self) {
+    struct curl_transport *t = (struct curl_transport *)self;
+    for (int i = 0; i < t->nidle; i++)
+        curl.easy_cleanup(t->idle[i]); /* only handles made after libcurl loaded */
+    pthread_mutex_destroy(&t->lock);
     ing_free(self);
 }
 
@@ -281,6 +320,11 @@ inngest_transport *inngest_transport_curl_create(inngest_error *err) {
     struct curl_transport *t = ing_calloc(1, sizeof(*t));
     if (!t) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (pthread_mutex_init(&t->lock, NULL) != 0) {
+        ing_free(t);
+        inngest_error_set(err, INNGEST_EINTERNAL, "cannot create a mutex");
         return NULL;
     }
     t->base.send = curl_send;
