@@ -199,12 +199,19 @@ static json_t *introspection(const inngest_app *app, int auth) {
     if (!j || c->dev)
         return j;
     if (auth != 1) {
-        json_object_set_new(j, "authentication_succeeded", auth == 0 ? json_false() : json_null());
-        json_object_set_new(j, "has_signing_key_fallback",
-                            json_boolean(c->signing_key_fallback != NULL));
+        if (json_object_set_new(j, "authentication_succeeded",
+                                auth == 0 ? json_false() : json_null()) ||
+            json_object_set_new(j, "has_signing_key_fallback",
+                                json_boolean(c->signing_key_fallback != NULL))) {
+            json_decref(j);
+            return NULL;
+        }
         return j;
     }
-    json_object_set_new(json_object_get(j, "extra"), "is_streaming", json_false());
+    if (json_object_set_new(json_object_get(j, "extra"), "is_streaming", json_false())) {
+        json_decref(j);
+        return NULL;
+    }
     json_t *more = json_pack(
         "{s:b,s:s,s:s,s:o,s:o,s:s,s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "authentication_succeeded",
         1, "api_origin", c->api_base_url, "app_id", c->app_id, "capabilities", capabilities(),
@@ -612,92 +619,128 @@ static int run_function(struct request_state *st, const struct ing_fn_entry *ent
     return rc;
 }
 
-static int handle_post(struct request_state *st) {
-    inngest_app *app = st->app;
-    const struct ing_config *c = &app->cfg;
-    char probe[32], slug[512], step_id[128], why[128];
-    st->kind = "call";
-
-    int has_probe = ing_query_get(st->query, "probe", probe, sizeof(probe));
-    if (has_probe != 0) {
-        st->kind = "probe";
-        if (!c->dev && !c->signing_key)
-            return respond_no_key(st);
-        if (verify(st, why, sizeof(why)) != INNGEST_OK)
-            return respond_unauthorized(st, why);
-        if (has_probe == 1 && !strcmp(probe, "trust"))
-            return respond(st, 200, NULL);
-        return respond(st, 400,
-                       json_pack("{s:s,s:s}", "name", "Error", "message",
-                                 "Unknown probe; the only probe is \"trust\""));
-    }
+/* POST ?probe=…: authenticated like a call; "trust" is the only probe. */
+static int handle_probe(struct request_state *st, int has_probe, const char *probe) {
+    const struct ing_config *c = &st->app->cfg;
+    char why[128];
+    st->kind = "probe";
     if (!c->dev && !c->signing_key)
         return respond_no_key(st);
     if (verify(st, why, sizeof(why)) != INNGEST_OK)
         return respond_unauthorized(st, why);
+    if (has_probe == 1 && !strcmp(probe, "trust"))
+        return respond(st, 200, NULL);
+    return respond(st, 400,
+                   json_pack("{s:s,s:s}", "name", "Error", "message",
+                             "Unknown probe; the only probe is \"trust\""));
+}
 
+/* The served config the call names (?fnId=), or NULL after answering 500. */
+static const struct ing_fn_entry *find_entry(struct request_state *st, int *rc) {
+    char slug[512];
     int has_fn = ing_query_get(st->query, "fnId", slug, sizeof(slug));
     if (has_fn == 1 && !utf8_ok(slug))
         has_fn = -1; /* it is echoed in JSON answers, which must be valid UTF-8 */
-    if (has_fn != 1)
-        return respond_internal(st, 500,
-                                has_fn == 0 ? "No function ID found in request (fnId)"
-                                            : "the fnId query parameter is malformed");
-    const struct ing_fn_entry *entry = ing_app_find(app, slug);
+    if (has_fn != 1) {
+        *rc = respond_internal(st, 500,
+                               has_fn == 0 ? "No function ID found in request (fnId)"
+                                           : "the fnId query parameter is malformed");
+        return NULL;
+    }
+    const struct ing_fn_entry *entry = ing_app_find(st->app, slug);
     if (!entry) {
         char msg[640];
         snprintf(msg, sizeof(msg),
                  "Function \"%s\" was not found in this app; is the app synced correctly?",
                  slug);
-        return respond_internal(st, 500, msg);
+        *rc = respond_internal(st, 500, msg);
     }
-    st->slug = entry->slug;
+    return entry;
+}
 
-    const char *target = NULL;
-    int has_step = ing_query_get(st->query, "stepId", step_id, sizeof(step_id));
+/* The step the call targets (?stepId=, else X-Inngest-Step-ID) into `step_id`; `*target`
+ * is NULL for "step" (run until the next new step). Returns 0, or -1 for a malformed id. */
+static int find_target(struct request_state *st, char *step_id, size_t len,
+                       const char **target) {
+    *target = NULL;
+    int has_step = ing_query_get(st->query, "stepId", step_id, len);
     if (has_step == 0) {
         const char *h = inngest_http_request_header(st->req, "X-Inngest-Step-ID");
-        if (h && strlen(h) < sizeof(step_id)) {
-            snprintf(step_id, sizeof(step_id), "%s", h);
+        if (h && strlen(h) < len) {
+            snprintf(step_id, len, "%s", h);
             has_step = 1;
         }
     }
     if (has_step == 1 && !utf8_ok(step_id))
         has_step = -1;
     if (has_step < 0)
-        return respond_internal(st, 500, "the stepId query parameter is malformed");
+        return -1;
     if (has_step == 1 && step_id[0] && strcmp(step_id, "step") != 0)
-        target = step_id;
+        *target = step_id;
+    return 0;
+}
+
+/* ctx.use_api: the body carries no state, so the events and saved steps come from the
+ * API and replace what the body could not carry. Steals `events` and `steps`. */
+static int adopt_run_state(struct ing_call *call, json_t *events, json_t *steps) {
+    if (json_array_size(events) > 0) {
+        if (json_object_set_new(call->root, "events", events) ||
+            json_object_set(call->root, "event", json_array_get(events, 0))) {
+            json_decref(steps);
+            return INNGEST_ENOMEM;
+        }
+        call->events = events; /* owned by call->root now */
+        call->event = json_array_get(events, 0);
+    } else {
+        json_decref(events);
+    }
+    if (json_object_set_new(call->root, "steps", steps))
+        return INNGEST_ENOMEM;
+    call->steps = steps;
+    return INNGEST_OK;
+}
+
+static int handle_post(struct request_state *st) {
+    const struct ing_config *c = &st->app->cfg;
+    char probe[32], step_id[128], why[128];
+    st->kind = "call";
+
+    int has_probe = ing_query_get(st->query, "probe", probe, sizeof(probe));
+    if (has_probe != 0)
+        return handle_probe(st, has_probe, probe);
+    if (!c->dev && !c->signing_key)
+        return respond_no_key(st);
+    if (verify(st, why, sizeof(why)) != INNGEST_OK)
+        return respond_unauthorized(st, why);
+
+    int rc = INNGEST_OK;
+    const struct ing_fn_entry *entry = find_entry(st, &rc);
+    if (!entry)
+        return rc;
+    st->slug = entry->slug;
+    const char *target;
+    if (find_target(st, step_id, sizeof(step_id), &target) < 0)
+        return respond_internal(st, 500, "the stepId query parameter is malformed");
 
     struct ing_call call;
     inngest_error err;
     inngest_error_clear(&err);
     if (ing_call_parse(st->req->body, st->req->body_len, &call, &err) != INNGEST_OK) {
-        int rc = set_no_retry(st, 0);
+        rc = set_no_retry(st, 0);
         return rc ? rc
                   : respond(st, 400,
                             json_pack("{s:s,s:o,s:s}", "name", "Error", "message",
                                       ing_json_text(err.message), "stack", ""));
     }
-    int rc;
     if (call.use_api) {
         json_t *events = NULL, *steps = NULL;
-        rc = ing_api_fetch_run_state(app, call.run_id, &events, &steps, &err);
+        rc = ing_api_fetch_run_state(st->app, call.run_id, &events, &steps, &err);
+        if (rc == INNGEST_OK)
+            rc = adopt_run_state(&call, events, steps);
         if (rc != INNGEST_OK) {
             ing_call_cleanup(&call);
-            return respond_internal(st, 500, err.message);
+            return rc == INNGEST_ENOMEM ? rc : respond_internal(st, 500, err.message);
         }
-        /* The fetched state replaces what the body could not carry. */
-        if (json_array_size(events) > 0) {
-            json_object_set_new(call.root, "events", events);
-            call.events = events;
-            call.event = json_array_get(events, 0);
-            json_object_set(call.root, "event", call.event);
-        } else {
-            json_decref(events);
-        }
-        json_object_set_new(call.root, "steps", steps);
-        call.steps = steps;
     }
     rc = run_function(st, entry, &call, target);
     ing_call_cleanup(&call);
