@@ -10,8 +10,9 @@
  * codes (one scale per vector) are loaded into memory; a query scans them all (exact
  * top-k, SIMD), then rescores the best candidates with the float32 vectors. Keyword
  * search is the backend's full-text ranking (BM25 for SQLite); hybrid search fuses both
- * rankings with reciprocal rank fusion, so exact names and error codes are found as well
- * as meaning.
+ * rankings at the level of documents, weighting the vectors by how informative the
+ * embedder is, so exact names and error codes are found as well as meaning. Hits come one
+ * per document first.
  *
  * A store records the embedder (id and dimension) that built it and refuses vectors from
  * another one with INNGEST_EMISMATCH: vectors of two models do not share a space.
@@ -254,7 +255,9 @@ typedef struct inngest_rag_hit {
     char *doc_key, *source, *title, *text; /* owned */
     int position;        /* chunk number within the document, from 0 */
     int64_t chunk_id;
-    double score;        /* hybrid: the fused RRF score; vector: cosine; keyword: -bm25 */
+    double score;        /* hybrid and keyword: the fused score of the hit's document
+                            (keyword evidence over the query's best, plus the weighted
+                            vector evidence; see docs/rag.md); vector: cosine */
     double vector_score; /* float32 cosine (vector and hybrid modes), else 0 */
     double keyword_score;/* -bm25 (higher is better), 0 when not matched */
     int vector_rank, keyword_rank; /* 1-based ranks in each list; 0 = absent */

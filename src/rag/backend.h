@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "inngest/rag.h"
+#include "rag/rag_internal.h"
 
 struct ing_rag_backend;
 
@@ -87,11 +88,6 @@ struct ing_rag_put_result {
     size_t nold;
 };
 
-/* One (chunk id, score) of a ranking. Higher scores are better. */
-struct ing_rag_scored {
-    int64_t id;
-    double score;
-};
 
 /* Receives one stored vector as int8 codes: `codes` has `stride` bytes (borrowed for the
  * call). Returns 0 to go on, non-zero (an INNGEST_E* code) to stop with that code. */
@@ -146,11 +142,25 @@ struct ing_rag_backend_ops {
     /*
      * Keyword ranking: the best `want` chunks for the free text `text` (a user's question:
      * the backend turns it into its own query language and must not fail on any input),
-     * best first, into `out` (room for `want`). Scores are the backend's relevance (e.g.
-     * -BM25 for FTS5, ts_rank for PostgreSQL), higher is better; fusion uses only the
-     * order, and the score is shown to the caller as keyword_score. `docs`, when
-     * non-NULL, keeps only chunks of those documents (sorted ascending, `ndocs` of them).
-     * No match is not an error (`*nout` = 0).
+     * best first, into `out` (room for `want`), each with its chunk id, document id,
+     * position in the document and score. `docs`, when non-NULL, keeps only chunks of
+     * those documents (sorted ascending, `ndocs` of them). No match is not an error
+     * (`*nout` = 0).
+     *
+     * The keyword contract (what every backend must give for the store to rank alike):
+     *   - terms: those of ing_fts_query() (words, stopwords dropped, repeats dropped,
+     *     identifiers with inner punctuation as phrases), any of them may match (OR);
+     *     words match by their stem (Porter: "rotates", "rotation" and "rotate" meet);
+     *   - fields: the document title counts twice as much as the chunk text (FTS5:
+     *     bm25(chunks_fts, 2.0, 1.0) over columns (title, text));
+     *   - score: a relevance >= 0 on a ratio scale, higher is better, 0 for no evidence,
+     *     with BM25's shape: rare terms weigh more (idf), repeats saturate, long chunks are
+     *     discounted (FTS5: -bm25(); PostgreSQL: ts_rank_cd with normalisation 1 or a
+     *     BM25 of its own). The generic store divides by the best score of the query, so
+     *     only ratios between chunks of one query matter, not the absolute scale.
+     * What the generic store adds on top (so a backend must not): a boost for the first
+     * chunk of each document (position 0), aggregation of chunks into documents, and the
+     * fusion with the vector ranking (see ing_doc_fuse() and docs/rag.md).
      */
     int (*keyword)(struct ing_rag_backend *b, const char *text, size_t want, const int64_t *docs,
                    size_t ndocs, struct ing_rag_scored *out, size_t *nout, inngest_error *err);

@@ -69,6 +69,7 @@ struct ing_vindex {
 
 struct ing_cand {
     int64_t id;
+    int64_t doc;  /* its document id */
     float score; /* approximate cosine from the int8 codes */
 };
 
@@ -95,20 +96,51 @@ size_t ing_vindex_search(const struct ing_vindex *ix, const float *q, size_t c,
 
 /* ---- fusion ----------------------------------------------------------------------------- */
 
-/* The usual constant of reciprocal rank fusion (Cormack et al.): score = sum 1/(k + rank). */
-#define ING_RRF_K 60
-
+/* A chunk of the final ranking. */
 struct ing_fused {
     int64_t id;
     double score;
     int rank_a, rank_b; /* 1-based rank in each list, 0 when absent */
 };
 
-/* Fuses two ranked id lists (best first). Writes at most `max` results, best first, ties
- * broken by the better single rank then by id. Returns the count. `out` needs room for
- * na + nb entries. */
-size_t ing_rrf_fuse(const int64_t *a, size_t na, const int64_t *b, size_t nb, size_t max,
-                    struct ing_fused *out);
+/* One chunk of a ranking (keyword or vector), best first. Higher scores are better. */
+struct ing_rag_scored {
+    int64_t id;     /* chunk id */
+    int64_t doc_id; /* its document */
+    int position;   /* its chunk number in the document (keyword rankings; 0 = the lead
+                       chunk); -1 when unknown */
+    double score;
+};
+
+/* How much more the first chunk of a document counts in keyword ranking: it introduces
+ * the page (a name, a synopsis, an abstract), so a question about the page as a whole
+ * matches it best. Measured on the dev splits of docs/rag.md's sets. */
+#define ING_LEAD_BOOST 1.5
+/* Chunks of one document given before the next document's: 1, so k hits show k pages;
+ * a second pass fills up to k with the other chunks, in document order. */
+#define ING_PER_DOC 1
+
+/*
+ * Document-level fusion of a keyword ranking `kl` and a vector ranking `vl` (either may be
+ * empty). Each document scores
+ *     K(d) / max K  +  vector_weight * (V(d) - min V) / (max V - min V)
+ * where K(d) is the best keyword score of its chunks (the lead chunk's times
+ * ING_LEAD_BOOST) and V(d) the best cosine of its chunks, min and max over the documents
+ * of each list (a document absent from a list gets 0 for it). Documents are ordered by
+ * that score (ties: the better single rank, then the lower id); the output lists their
+ * chunks that appear in either ranking, best chunk first, at most ING_PER_DOC per
+ * document before the next one, then the remaining chunks in document order, up to `max`.
+ * out[i].score is the document's fused score, rank_a the chunk's 1-based rank in `vl` and
+ * rank_b in `kl` (0 = absent). `out` needs room for nk + nv entries. Returns the count,
+ * or (size_t)-1 when memory runs out. Pure.
+ */
+size_t ing_doc_fuse(const struct ing_rag_scored *kl, size_t nk, const struct ing_rag_scored *vl,
+                    size_t nv, double vector_weight, size_t max, struct ing_fused *out);
+
+/* The weight of the vector ranking in hybrid search for vectors of `embedder_id`: low for
+ * the hashing embedder ("hash-*", which matches words as keyword search does, but
+ * without idf), 1 for a semantic embedding model. */
+double ing_vector_weight(const char *embedder_id);
 
 /* ---- keyword queries -------------------------------------------------------------------- */
 

@@ -770,7 +770,7 @@ static int rescore(inngest_rag_store *s, const float *unit, int dim,
     for (size_t i = 0; !rc && i < m; i++)
         if (have[i])
             out[(*kept)++] = (struct ing_rag_scored){
-                cand[i].id, s->dotf(unit, vecs + i * (size_t)dim, (size_t)dim)};
+                cand[i].id, cand[i].doc, -1, s->dotf(unit, vecs + i * (size_t)dim, (size_t)dim)};
     free(ids);
     free(vecs);
     free(have);
@@ -798,7 +798,7 @@ static int vector_rank(inngest_rag_store *s, const float *qv, int dim, size_t wa
     int rc = INNGEST_OK;
     if (s->rescore < 0) {
         for (size_t i = 0; i < m; i++)
-            out[i] = (struct ing_rag_scored){cand[i].id, cand[i].score};
+            out[i] = (struct ing_rag_scored){cand[i].id, cand[i].doc, -1, cand[i].score};
     } else if (m) {
         rc = rescore(s, unit, dim, cand, m, out, &m, err);
     }
@@ -825,33 +825,22 @@ void inngest_rag_results_cleanup(inngest_rag_results *r) {
     r->count = 0;
 }
 
-/* The fused (or single) ranking, best first, cut to k. */
-static int final_order(const inngest_rag_query *q, size_t k, const struct ing_rag_scored *vl,
-                       size_t nv, const struct ing_rag_scored *kl, size_t nk,
-                       struct ing_fused *fused, size_t *n, inngest_error *err) {
-    int use_vec = q->mode != INNGEST_RAG_KEYWORD;
-    if (q->mode == INNGEST_RAG_HYBRID) {
-        int64_t *a = malloc((nv + 1) * sizeof(*a)), *b = malloc((nk + 1) * sizeof(*b));
-        if (!a || !b) {
-            free(a);
-            free(b);
-            return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < nv; i++)
-            a[i] = vl[i].id;
-        for (size_t i = 0; i < nk; i++)
-            b[i] = kl[i].id;
-        *n = ing_rrf_fuse(a, nv, b, nk, k, fused);
-        free(a);
-        free(b);
-        return INNGEST_OK;
+/* The final ranking, best first, cut to k: document-level fusion of both lists (hybrid),
+ * documents ranked by their keyword evidence (keyword), or the cosine order (vector). */
+static int final_order(const inngest_rag_query *q, size_t k,
+                       const struct ing_rag_scored *vl, size_t nv,
+                       const struct ing_rag_scored *kl, size_t nk, struct ing_fused *fused,
+                       size_t *n, inngest_error *err) {
+    if (q->mode != INNGEST_RAG_VECTOR) {
+        int hybrid = q->mode == INNGEST_RAG_HYBRID;
+        *n = ing_doc_fuse(kl, nk, hybrid ? vl : NULL, hybrid ? nv : 0,
+                          hybrid ? ing_vector_weight(q->embedder_id) : 0, k, fused);
+        return *n == (size_t)-1 ? inngest_error_set(err, INNGEST_ENOMEM, "out of memory")
+                                : INNGEST_OK;
     }
-    const struct ing_rag_scored *l = use_vec ? vl : kl;
-    size_t m = use_vec ? nv : nk;
-    *n = m < k ? m : k;
+    *n = nv < k ? nv : k;
     for (size_t i = 0; i < *n; i++)
-        fused[i] = (struct ing_fused){l[i].id, l[i].score, use_vec ? (int)i + 1 : 0,
-                                      use_vec ? 0 : (int)i + 1};
+        fused[i] = (struct ing_fused){vl[i].id, vl[i].score, (int)i + 1, 0};
     return INNGEST_OK;
 }
 
@@ -883,12 +872,8 @@ static int read_hits(inngest_rag_store *s, const inngest_rag_query *q, const str
         }
         h->chunk_id = fused[i].id;
         h->score = fused[i].score;
-        h->vector_rank = q->mode == INNGEST_RAG_HYBRID ? fused[i].rank_a
-                         : use_vec                     ? (int)i + 1
-                                                       : 0;
-        h->keyword_rank = q->mode == INNGEST_RAG_HYBRID ? fused[i].rank_b
-                          : use_kw                      ? (int)i + 1
-                                                        : 0;
+        h->vector_rank = use_vec ? fused[i].rank_a : 0;
+        h->keyword_rank = use_kw ? fused[i].rank_b : 0;
         if (h->vector_rank)
             h->vector_score = vl[h->vector_rank - 1].score;
         if (h->keyword_rank)
@@ -910,8 +895,9 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     if (use_kw && !q->text)
         return inngest_error_set(err, INNGEST_EINVAL, "this search mode needs the query text");
     int filtered = q->sources && q->source_count;
-    /* Each list is longer than k so fusion can promote items ranked lower in one. */
-    size_t depth = q->mode == INNGEST_RAG_HYBRID ? (k * 4 > 20 ? k * 4 : 20) : k;
+    /* Each list is longer than k so fusion, and the grouping of chunks into documents,
+     * can promote items ranked lower in one. */
+    size_t depth = q->mode != INNGEST_RAG_VECTOR ? (k * 4 > 20 ? k * 4 : 20) : k;
     /* The vector list holds every rescored candidate before it is cut to `depth`. */
     size_t vcap = rescore_depth(s, depth) + depth;
     struct ing_rag_scored *vl = calloc(vcap, sizeof(*vl)), *kl = calloc(depth, sizeof(*kl));

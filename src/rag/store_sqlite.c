@@ -514,7 +514,8 @@ static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, 
     /* With a filter, ask for more rows and drop the others; a filter is a short list of
      * documents, so widen generously. */
     size_t limit = docs ? want * 20 + 200 : want;
-    sqlite3_stmt *st = prep(db, "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0), c.doc_id"
+    sqlite3_stmt *st = prep(db, "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0), c.doc_id,"
+                                " c.position"
                                 " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
                                 " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0)"
                                 " LIMIT ?");
@@ -530,8 +531,9 @@ static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, 
         int64_t doc = sqlite3_column_int64(st, 2);
         if (docs && !bsearch(&doc, docs, ndocs, sizeof(*docs), cmp_i64))
             continue;
-        out[n++] =
-            (struct ing_rag_scored){sqlite3_column_int64(st, 0), -sqlite3_column_double(st, 1)};
+        out[n++] = (struct ing_rag_scored){sqlite3_column_int64(st, 0), doc,
+                                           sqlite3_column_int(st, 3),
+                                           -sqlite3_column_double(st, 1)};
     }
     int rc = step == SQLITE_ROW || step == SQLITE_DONE ? INNGEST_OK
                                                        : db_error(db, err, "keyword search");

@@ -251,7 +251,7 @@ struct heap {
     size_t n, cap;
 };
 
-static void heap_push(struct heap *h, int64_t id, float score) {
+static void heap_push(struct heap *h, int64_t id, int64_t doc, float score) {
     if (h->n < h->cap) {
         size_t i = h->n++;
         while (i > 0) {
@@ -261,7 +261,7 @@ static void heap_push(struct heap *h, int64_t id, float score) {
             h->v[i] = h->v[p];
             i = p;
         }
-        h->v[i] = (struct ing_cand){id, score};
+        h->v[i] = (struct ing_cand){id, doc, score};
         return;
     }
     if (score <= h->v[0].score)
@@ -281,7 +281,7 @@ static void heap_push(struct heap *h, int64_t id, float score) {
         h->v[i] = h->v[m];
         i = m;
     }
-    h->v[i] = (struct ing_cand){id, score};
+    h->v[i] = (struct ing_cand){id, doc, score};
 }
 
 static int in_sorted(const int64_t *a, size_t n, int64_t x) {
@@ -321,7 +321,7 @@ static void *scan(void *arg) {
             size_t s = i + k;
             if (j->docs && !in_sorted(j->docs, j->ndocs, ix->docs[s]))
                 continue;
-            heap_push(&j->heap, ix->ids[s], (float)dots[k] * j->qscale * ix->scales[s]);
+            heap_push(&j->heap, ix->ids[s], ix->docs[s], (float)dots[k] * j->qscale * ix->scales[s]);
         }
     }
     return NULL;

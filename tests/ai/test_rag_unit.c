@@ -298,25 +298,42 @@ TEST_CASE(int8_scores_track_float_cosine) {
 
 /* ---- fusion and keyword queries --------------------------------------------------------- */
 
-TEST_CASE(rrf_fusion) {
-    int64_t vec[] = {10, 20, 30, 40};
-    int64_t kw[] = {30, 50, 10};
-    struct ing_fused f[7];
-    size_t n = ing_rrf_fuse(vec, 4, kw, 3, 10, f);
-    CHECK_EQ_INT(n, 5);
-    /* 10: 1/61 + 1/63; 30: 1/63 + 1/61 — a tie broken by the better single rank (both 1),
-     * then by id. */
-    CHECK_EQ_INT(f[0].id, 10);
-    CHECK_EQ_INT(f[1].id, 30);
-    CHECK(fabs(f[0].score - (1.0 / 61 + 1.0 / 63)) < 1e-12);
-    CHECK_EQ_INT(f[0].rank_a, 1);
-    CHECK_EQ_INT(f[0].rank_b, 3);
-    CHECK_EQ_INT(f[2].id, 20); /* 1/62 beats 50's 1/62? equal: rank 2 each, id order */
-    CHECK_EQ_INT(f[3].id, 50);
-    CHECK_EQ_INT(f[4].id, 40);
-    CHECK_EQ_INT(ing_rrf_fuse(vec, 4, kw, 3, 2, f), 2);
-    CHECK_EQ_INT(ing_rrf_fuse(NULL, 0, kw, 3, 5, f), 3);
-    CHECK_EQ_INT(f[0].id, 30);
+TEST_CASE(document_fusion) {
+    /* Chunk 1 (document 10) has the best keyword score, but chunk 2 leads document 20
+     * (position 0), so it counts ING_LEAD_BOOST times its 1.5. */
+    struct ing_rag_scored kw[] = {{1, 10, 3, 2.0}, {2, 20, 0, 1.5}};
+    struct ing_rag_scored vec[] = {{3, 10, -1, 0.9}, {2, 20, -1, 0.5}};
+    struct ing_fused f[4];
+    /* Keyword only: K(20) = 2.25 beats K(10) = 2. One chunk per document first. */
+    CHECK_EQ_INT(ing_doc_fuse(kw, 2, NULL, 0, 0, 10, f), 2);
+    CHECK_EQ_INT(f[0].id, 2);
+    CHECK(fabs(f[0].score - 1.0) < 1e-12);
+    CHECK_EQ_INT(f[0].rank_b, 2);
+    CHECK_EQ_INT(f[0].rank_a, 0);
+    CHECK_EQ_INT(f[1].id, 1);
+    CHECK(fabs(f[1].score - 2.0 / 2.25) < 1e-12);
+    /* With vectors at weight 0.2: document 10 has the best cosine (normalised to 1, 20's
+     * to 0), 2/2.25 + 0.2 > 1. Its keyword chunk comes first, then document 20, then
+     * the second pass gives document 10's other chunk. */
+    CHECK_EQ_INT(ing_doc_fuse(kw, 2, vec, 2, 0.2, 10, f), 3);
+    CHECK_EQ_INT(f[0].id, 1);
+    CHECK(fabs(f[0].score - (2.0 / 2.25 + 0.2)) < 1e-12);
+    CHECK_EQ_INT(f[1].id, 2);
+    CHECK_EQ_INT(f[1].rank_a, 2);
+    CHECK_EQ_INT(f[1].rank_b, 2);
+    CHECK_EQ_INT(f[2].id, 3);
+    CHECK_EQ_INT(f[2].rank_a, 1);
+    CHECK_EQ_INT(f[2].rank_b, 0);
+    CHECK(f[2].score == f[0].score); /* a hit's score is its document's */
+    /* The cut, vector only, and nothing. */
+    CHECK_EQ_INT(ing_doc_fuse(kw, 2, vec, 2, 0.2, 1, f), 1);
+    CHECK_EQ_INT(f[0].id, 1);
+    CHECK_EQ_INT(ing_doc_fuse(NULL, 0, vec, 2, 1.0, 10, f), 2);
+    CHECK_EQ_INT(f[0].id, 3);
+    CHECK_EQ_INT(ing_doc_fuse(NULL, 0, NULL, 0, 1.0, 10, f), 0);
+    /* The hashing embedder gets a low weight, a model full weight. */
+    CHECK(ing_vector_weight("hash-v1") < 0.5);
+    CHECK(ing_vector_weight("openai:text-embedding-3-small") == 1.0);
 }
 
 TEST_CASE(fts_query_builder) {
