@@ -344,6 +344,9 @@ int host_sse_send(inngest_stream *s, const char *event, json_t *data) {
 
 static int follow_run(struct host_routes *r, const char *id, inngest_stream *stream);
 
+/* Open result streams at once when struct host_routes does not say (each holds a worker). */
+#define STREAMS_MAX_DEFAULT 16
+
 int host_slot_take(int *count, int max) {
     if (__atomic_add_fetch(count, 1, __ATOMIC_RELAXED) <= max)
         return 1;
@@ -370,11 +373,29 @@ static int route_stream(void *user, const inngest_http_request *req, inngest_htt
         return host_reply_error(res, 400,
                                 "eventId must be the id returned by POST /api/chat/inngest");
     /* Each open stream holds a worker thread; keep enough free for /api/inngest. */
-    if (!host_slot_take(&r->open_streams, r->max_streams > 0 ? r->max_streams : 16))
+    int max_streams = r->max_streams > 0 ? r->max_streams : STREAMS_MAX_DEFAULT;
+    if (!host_slot_take(&r->open_streams, max_streams))
         return host_reply_busy(res, "too many open result streams; poll instead, or retry");
     int rc = follow_run(r, id, stream);
     host_slot_give(&r->open_streams);
     return rc;
+}
+
+/* Result streams: how often the run is polled, how long a stream may stay open, and how
+ * long it may stay silent before a comment line keeps proxies (and the client check)
+ * alive. The first two are overridable in struct host_routes (0 = these). */
+#define STREAM_POLL_MS_DEFAULT 300
+#define STREAM_TIMEOUT_MS_DEFAULT 600000
+#define STREAM_KEEPALIVE_S 15.0
+
+/* Writes an SSE comment line (a string literal). */
+#define STREAM_COMMENT(stream, text) inngest_stream_write((stream), (text), sizeof(text) - 1)
+
+/* Ends a result stream with an `error` event carrying `msg`. */
+static void stream_error(inngest_stream *stream, const char *msg) {
+    json_t *e = json_pack("{s:s}", "error", msg);
+    host_sse_send(stream, "error", e);
+    json_decref(e);
 }
 
 /* Pushes the run's status changes, then its result, as Server-Sent Events. */
@@ -385,12 +406,12 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
     int rc = inngest_stream_begin(stream, 200, h, sizeof(h) / sizeof(h[0]));
     if (rc)
         return rc;
-    int interval = r->poll_interval_ms > 0 ? r->poll_interval_ms : 300;
-    double deadline =
-        host_mono_s() + (r->stream_timeout_ms > 0 ? r->stream_timeout_ms : 600000) / 1e3;
+    int interval = r->poll_interval_ms > 0 ? r->poll_interval_ms : STREAM_POLL_MS_DEFAULT;
+    long timeout_ms = r->stream_timeout_ms > 0 ? r->stream_timeout_ms : STREAM_TIMEOUT_MS_DEFAULT;
+    double deadline = host_mono_s() + timeout_ms / 1e3;
     double last_write = host_mono_s();
     char last_status[32] = "";
-    rc = inngest_stream_write(stream, ": following the run\n\n", 21);
+    rc = STREAM_COMMENT(stream, ": following the run\n\n");
     while (!rc) {
         inngest_error err;
         inngest_error_clear(&err);
@@ -398,16 +419,13 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
         if (!out) {
             char msg[768];
             host_unreachable_message(r->app, &err, msg, sizeof(msg));
-            json_t *e = json_pack("{s:s}", "error", msg);
-            host_sse_send(stream, "error", e);
-            json_decref(e);
+            stream_error(stream, msg);
             break;
         }
         const char *status = json_string_value(json_object_get(out, "status"));
-        int done = json_is_true(json_object_get(out, "completed"));
-        if (done) {
+        if (json_is_true(json_object_get(out, "completed"))) {
             record_latency(out);
-            rc = host_sse_send(stream, "result", out);
+            host_sse_send(stream, "result", out);
             json_decref(out);
             break;
         }
@@ -415,22 +433,17 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
             snprintf(last_status, sizeof(last_status), "%s", status);
             rc = host_sse_send(stream, "status", out);
             last_write = host_mono_s();
-        } else if (host_mono_s() - last_write > 15) {
-            rc = inngest_stream_write(stream, ": keep-alive\n\n",
-                                      14); /* also detects a gone client */
+        } else if (host_mono_s() - last_write > STREAM_KEEPALIVE_S) {
+            rc = STREAM_COMMENT(stream, ": keep-alive\n\n"); /* also detects a gone client */
             last_write = host_mono_s();
         }
         json_decref(out);
         if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED)) {
-            json_t *e = json_pack("{s:s}", "error", "the host is shutting down; retry shortly");
-            host_sse_send(stream, "error", e);
-            json_decref(e);
+            stream_error(stream, "the host is shutting down; retry shortly");
             break;
         }
         if (host_mono_s() > deadline) {
-            json_t *e = json_pack("{s:s}", "error", "gave up waiting for the run to finish");
-            host_sse_send(stream, "error", e);
-            json_decref(e);
+            stream_error(stream, "gave up waiting for the run to finish");
             break;
         }
         struct timespec ts = {interval / 1000, (long)(interval % 1000) * 1000000L};
