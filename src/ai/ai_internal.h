@@ -46,7 +46,7 @@ struct ing_sse {
     int last_was_cr;     /* the previous feed ended in CR (a CRLF may be split) */
     int started;         /* past the optional BOM */
     int bom_matched;     /* bytes of a BOM seen so far at the very start */
-    size_t max_line;     /* longest line accepted (default 8 MiB) */
+    size_t max_line;     /* longest line, and longest event data, accepted (default 8 MiB) */
     ing_sse_event_fn on_event;
     void *user;
 };

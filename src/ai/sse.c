@@ -52,6 +52,10 @@ static int process_line(struct ing_sse *p, const char *line, size_t len) {
         vlen--;
     }
     if (nlen == 4 && !memcmp(line, "data", 4)) {
+        /* An event's data is capped like a line: many data lines must not add up to an
+         * unbounded event. */
+        if (p->data.len + vlen + 1 > p->max_line)
+            return -1;
         if (p->has_data && ing_buf_append(&p->data, "\n", 1))
             return -1;
         if (ing_buf_append(&p->data, v, vlen))

@@ -225,10 +225,29 @@ int inngest_app_api_get(inngest_app *app, const char *path, json_t **body_out,
     return rc;
 }
 
+/* Run ids are ULIDs; anything beyond letters, digits, '-' and '_' (a '/', '?', '%', "..")
+ * would change which API path is asked, so it never goes into a URL. */
+static int id_ok(const char *id) {
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 128)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              ch == '-' || ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
 int ing_api_fetch_run_state(inngest_app *app, const char *run_id, json_t **events,
                             json_t **steps, inngest_error *err) {
     char path[512];
     *events = *steps = NULL;
+    if (!id_ok(run_id))
+        return inngest_error_set(err, INNGEST_EINVAL,
+                                 "ctx.run_id is not a valid run id (letters, digits, '-' and '_', "
+                                 "at most 128); the run state cannot be fetched");
     snprintf(path, sizeof(path), "/v0/runs/%s/batch", run_id);
     int rc = inngest_app_api_get(app, path, events, err);
     if (rc == INNGEST_OK) {

@@ -6,7 +6,8 @@
  * handle-chat runs in its steps), then one model call, streamed to the browser as
  * Server-Sent Events when it asks for them. Without an API key the answer is
  * chat_offline_answer(): the passages themselves, labelled as such, with model "offline".
- * A model that fails answers an error with the provider's message, never an answer.
+ * A model that fails answers an error (what failed and the provider's HTTP status; the
+ * provider's own text only goes to the log), never an answer.
  */
 #include "fmacros.h"
 
@@ -35,16 +36,28 @@ static json_t *parse_body(const inngest_http_request *req, char *why, size_t n) 
     return body;
 }
 
-static void model_message(const struct host_chat *c, const char *what, const inngest_error *err,
-                          char *out, size_t n) {
-    const char *base = inngest_ai_client_base_url(c->env->client);
+/* What a caller of the host's routes is told about a failed model call: what failed and
+ * the provider's HTTP status, never its text, which can carry the base URL, a masked key
+ * or account details. The caller logs the details (log_model_error). */
+static void model_message(const char *what, const inngest_error *err, char *out, size_t n) {
     if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT)
-        snprintf(out, n, "%s: cannot reach the model server at %s (%s)", what, base, err->message);
+        snprintf(out, n, "%s: the model server could not be reached; the host's log has the "
+                         "details", what);
     else if (err->http_status)
-        snprintf(out, n, "%s: the model server at %s answered %d: %s", what, base, err->http_status,
-                 err->message);
+        snprintf(out, n, "%s: the model server answered HTTP %d; the host's log has the details",
+                 what, err->http_status);
     else
-        snprintf(out, n, "%s: %s", what, err->message);
+        snprintf(out, n, "%s (%s); the host's log has the details", what,
+                 inngest_err_name(err->code));
+}
+
+static void log_model_error(const struct host_chat *c, const char *what,
+                            const inngest_error *err) {
+    log_json(LOG_WARN, what,
+             json_pack("{s:s,s:s,s:i,s:s}", "base_url",
+                       inngest_ai_client_base_url(c->env->client), "code",
+                       inngest_err_name(err->code), "http_status", err->http_status, "error",
+                       err->message));
 }
 
 static void count_model_error(const char *kind, const inngest_error *err) {
@@ -189,7 +202,7 @@ static int answer_with_model(struct chat_call *call, inngest_http_response *res)
         count_model_error(kind, &err);
         count_chat("model_error");
         char msg[900];
-        model_message(c, "the model call failed", &err, msg, sizeof(msg));
+        model_message("the model call failed", &err, msg, sizeof(msg));
         log_json(LOG_WARN, "model call failed",
                  json_pack("{s:s,s:i,s:i,s:s,s:s}", "kind", kind, "http_status", err.http_status,
                            "attempts", info.attempts, "request_id", info.request_id, "error",
@@ -233,7 +246,8 @@ static int chat_run(struct chat_call *call, inngest_http_response *res) {
         count_model_error("embed", &err);
         count_chat("retrieval_error");
         char msg[900];
-        model_message(call->c, "retrieving context failed", &err, msg, sizeof(msg));
+        model_message("retrieving context failed", &err, msg, sizeof(msg));
+        log_model_error(call->c, "retrieving context failed", &err);
         call->stream = NULL; /* not begun yet: a plain JSON error */
         return fail(call, res, host_error_status(err.code, err.http_status, 1), msg);
     }
@@ -367,10 +381,13 @@ static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http
                       inngest_rag_status_name(rc ? rc : (int)status), "chunks", (json_int_t)chunks);
         if (rc) {
             char msg[700];
-            if (rc == INNGEST_EUPSTREAM || rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT)
-                model_message(c, "embedding failed", &err, msg, sizeof(msg));
-            else
+            int upstream = rc == INNGEST_EUPSTREAM || rc == INNGEST_EHTTP || rc == INNGEST_ETIMEOUT;
+            if (upstream) {
+                model_message("embedding failed", &err, msg, sizeof(msg));
+                log_model_error(c, "embedding failed", &err);
+            } else {
                 snprintf(msg, sizeof(msg), "%s", err.message);
+            }
             json_object_set_new(row, "error", json_string(msg));
             if (!first_status) {
                 first_status = host_error_status(rc, err.http_status, 0);

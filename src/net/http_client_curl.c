@@ -124,11 +124,17 @@ static void give_handle(struct curl_transport *t, CURL *h) {
         curl.easy_cleanup(h);
 }
 
+/* Buffered answers (API, model, embeddings) larger than this are refused: none is near it,
+ * and a hostile or broken server must not make us hold more. Streamed answers have their
+ * own per-event cap (src/ai/sse.c). */
+#define ING_MAX_RESPONSE_BYTES (32u << 20)
+
 struct recv_ctx {
     inngest_http_response *res;
     const inngest_http_request *req;
     struct ing_buf body;
     int aborted;
+    int too_big; /* the body passed ING_MAX_RESPONSE_BYTES */
     /* Streamed transfers: the longest silence allowed, when the last bytes moved, and
      * whether the silence ran out. */
     long idle_ms;
@@ -175,7 +181,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *user) {
         }
         return len;
     }
-    return ing_buf_append(&rc->body, data, len) == INNGEST_OK ? len : 0;
+    int r = ing_buf_append(&rc->body, data, len);
+    if (r == INNGEST_ETOOBIG)
+        rc->too_big = 1;
+    return r == INNGEST_OK ? len : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *user) {
@@ -218,7 +227,7 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     if (!h)
         return inngest_error_set(err, INNGEST_ENOMEM, "cannot create a curl handle");
     struct recv_ctx rc = {.res = res, .req = req};
-    ing_buf_init(&rc.body, 0);
+    ing_buf_init(&rc.body, ING_MAX_RESPONSE_BYTES);
     struct curl_slist *hdrs = NULL;
     int ret = INNGEST_OK;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -258,8 +267,9 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     curl.easy_setopt(h, CURLOPT_HEADERDATA, &rc);
     curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    /* No redirects: API and model calls carry keys (Authorization, Azure's api-key) that
+     * must not follow a Location to another host; a 3xx comes back as the answer. */
+    curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl.easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 60000L;
@@ -276,6 +286,12 @@ static int curl_send(inngest_transport *self, const inngest_http_request *req,
     }
 
     CURLcode cc = curl.easy_perform(h);
+    if (cc != CURLE_OK && rc.too_big) {
+        ret = inngest_error_set(err, INNGEST_ETOOBIG,
+                                "the answer's body is larger than %u bytes; refused",
+                                ING_MAX_RESPONSE_BYTES);
+        goto cleanup;
+    }
     if (cc != CURLE_OK && !(rc.aborted && cc == CURLE_WRITE_ERROR)) {
         int idle = rc.idle_expired && cc == CURLE_ABORTED_BY_CALLBACK;
         int code = cc == CURLE_OPERATION_TIMEDOUT || idle ? INNGEST_ETIMEOUT : INNGEST_EHTTP;

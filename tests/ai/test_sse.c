@@ -171,3 +171,23 @@ TEST_CASE(non_json_event_is_a_broken_stream) {
     CHECK_EQ_INT(s.done, 1);
     ing_chat_stream_cleanup(&s);
 }
+
+/* An event's data is capped like a line: many short data lines cannot add up to an
+ * unbounded event (the stream is refused once they pass the cap). */
+TEST_CASE(event_data_is_capped) {
+    struct events ev = {0};
+    struct ing_sse p;
+    ing_sse_init(&p, record, &ev);
+    p.max_line = 64;
+    int rc = 0;
+    for (int i = 0; i < 100 && !rc; i++)
+        rc = ing_sse_feed(&p, "data: 0123456789\n", 17);
+    CHECK_EQ_INT(rc, -1);
+    CHECK_EQ_INT(ev.count, 0);
+    ing_sse_cleanup(&p);
+    ing_sse_init(&p, record, &ev); /* within the cap, nothing changes */
+    p.max_line = 64;
+    CHECK_EQ_INT(ing_sse_feed(&p, "data: 0123456789\ndata: 0123456789\n\n", 36), 0);
+    CHECK_EQ_INT(ev.count, 1);
+    ing_sse_cleanup(&p);
+}

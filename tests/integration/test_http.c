@@ -399,3 +399,78 @@ TEST_CASE(serve_reserve_keeps_the_endpoint_answering) {
     inngest_app_destroy(app);
     inngest_global_cleanup();
 }
+
+/* ---- outbound hygiene of the libcurl transport ---------------------------------------------- */
+
+static int target_hits;
+
+static int redirect_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                          inngest_stream *stream) {
+    (void)stream;
+    (void)req;
+    res->status = 302;
+    return inngest_http_response_add_header(res, "Location", (const char *)user);
+}
+
+static int target_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                        inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    __atomic_add_fetch(&target_hits, 1, __ATOMIC_SEQ_CST);
+    res->status = 200;
+    return inngest_http_response_set_body(res, "{}", 2);
+}
+
+static int huge_route(void *user, const inngest_http_request *req, inngest_http_response *res,
+                      inngest_stream *stream) {
+    (void)user;
+    (void)req;
+    (void)stream;
+    size_t n = (32u << 20) + 1;
+    char *body = malloc(n);
+    CHECK(body);
+    memset(body, 'x', n);
+    res->status = 200;
+    int rc = inngest_http_response_set_body(res, body, n);
+    free(body);
+    return rc;
+}
+
+/* Redirects are not followed (a key in a header must not travel to another host), and a
+ * buffered answer over 32 MiB is refused instead of held. */
+TEST_CASE(transport_follows_no_redirect_and_caps_bodies) {
+    struct env e;
+    start(&e, 0);
+    char target[160], url[200];
+    /* Routes cannot be added after start: a server of its own. */
+    inngest_app_opts o = {.mode = INNGEST_MODE_DEV};
+    inngest_error err;
+    inngest_app *app = inngest_app_create(&o, &err);
+    inngest_app_freeze(app);
+    inngest_server_opts so = {.host = "127.0.0.1", .port = 0};
+    inngest_server *s2 = inngest_server_create(app, &so, &err);
+    CHECK_EQ_INT(inngest_server_add_route(s2, "/redirect", redirect_route, target), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_add_route(s2, "/target", target_route, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_add_route(s2, "/huge", huge_route, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_server_start(s2, &err), INNGEST_OK);
+    snprintf(target, sizeof(target), "http://127.0.0.1:%d/target", inngest_server_port(s2));
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/redirect", inngest_server_port(s2));
+    inngest_header h[] = {{"Authorization", "Bearer secret"}};
+    inngest_http_request req = {.method = "GET", .url = url, .headers = h, .header_count = 1};
+    inngest_http_response res = {0};
+    CHECK_EQ_INT(e.curl->send(e.curl, &req, &res, &err), INNGEST_OK);
+    CHECK_EQ_INT(res.status, 302);
+    CHECK_EQ_INT(__atomic_load_n(&target_hits, __ATOMIC_SEQ_CST), 0);
+    inngest_http_response_cleanup(&res);
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/huge", inngest_server_port(s2));
+    req.header_count = 0;
+    CHECK_EQ_INT(e.curl->send(e.curl, &req, &res, &err), INNGEST_ETOOBIG);
+    CHECK(strstr(err.message, "larger than"));
+    inngest_http_response_cleanup(&res);
+    inngest_server_destroy(s2);
+    inngest_app_destroy(app);
+    stop(&e);
+}

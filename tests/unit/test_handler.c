@@ -630,6 +630,22 @@ TEST_CASE(use_api_fetches_state) {
     call(app2, "POST", "/api/inngest?fnId=my-app-two&stepId=step", body, &h, 1, &res);
     CHECK_EQ_INT(res.status, 500);
     inngest_http_response_cleanup(&res);
+
+    /* A run id that would change the API path is refused before any call. */
+    static const char *const bad_ids[] = {"../../v1/events", "01R/x", "01R?x=1", "01R%2F", ""};
+    for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        char bad[512];
+        snprintf(bad, sizeof(bad),
+                 "{\"ctx\":{\"run_id\":\"%s\",\"use_api\":true,\"attempt\":0},\"event\":{},"
+                 "\"events\":[],\"steps\":{},\"use_api\":true,\"version\":2}",
+                 bad_ids[i]);
+        sign(KEY, bad, NOW_S, sig);
+        int before = down.calls;
+        call(app2, "POST", "/api/inngest?fnId=my-app-two&stepId=step", bad, &h, 1, &res);
+        CHECK(res.status >= 400);
+        CHECK_EQ_INT(down.calls, before);
+        inngest_http_response_cleanup(&res);
+    }
     inngest_app_destroy(app2);
     inngest_app_destroy(app);
 }
