@@ -184,6 +184,13 @@ struct ing_rag_backend_ops {
     int (*read_chunk)(struct ing_rag_backend *b, int64_t id, inngest_rag_hit *h,
                       inngest_error *err);
 
+    /* Optional (NULL: none). Bracket a run of reads the generic store makes under one
+     * hold of its backend lock (the hits of a search), so a backend can serve them from
+     * one snapshot or transaction instead of one per read. read_begin returns a token
+     * (non-zero when it opened something) that read_end receives. */
+    int (*read_begin)(struct ing_rag_backend *b);
+    void (*read_end)(struct ing_rag_backend *b, int token);
+
     /* Closes the store and frees `b`. */
     void (*close)(struct ing_rag_backend *b);
 };

@@ -854,6 +854,7 @@ static int read_hits(inngest_rag_store *s, const inngest_rag_query *q, const str
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     int rc = INNGEST_OK;
     pthread_mutex_lock(&s->be_mu);
+    int token = s->be->ops->read_begin ? s->be->ops->read_begin(s->be) : 0;
     for (size_t i = 0; !rc && i < n; i++) {
         inngest_rag_hit *h = &out->hits[out->count];
         int r = s->be->ops->read_chunk(s->be, fused[i].id, h, err);
@@ -879,6 +880,8 @@ static int read_hits(inngest_rag_store *s, const inngest_rag_query *q, const str
         if (h->keyword_rank)
             h->keyword_score = kl[h->keyword_rank - 1].score;
     }
+    if (s->be->ops->read_end)
+        s->be->ops->read_end(s->be, token);
     pthread_mutex_unlock(&s->be_mu);
     if (rc)
         inngest_rag_results_cleanup(out);

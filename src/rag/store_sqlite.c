@@ -34,10 +34,49 @@
 /* The largest dimension a store file may claim (what the embedding client accepts). */
 #define MAX_DIM 65536
 
+/* The statements a search runs, prepared once per connection (preparing costs more than
+ * running them). */
+enum { ST_KEYWORD, ST_KEYWORD_ALL, ST_VECTOR, ST_CHUNK, ST_COUNT };
+
 struct sqlite_backend {
     struct ing_rag_backend base; /* first member */
     sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
 };
+
+static const char *const cached_sql[ST_COUNT] = {
+    /* The best chunks by BM25 first, then their documents: joining inside the ranking
+     * would look up every matching chunk, not only the ones kept. */
+    [ST_KEYWORD] = "SELECT f.id, f.score, c.doc_id, c.position FROM"
+                   " (SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts"
+                   " WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2) f"
+                   " JOIN chunks c ON c.id = f.id ORDER BY f.score, f.id",
+    /* With a source filter: every match, filtered by document as it is read. */
+    [ST_KEYWORD_ALL] = "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0) AS score, c.doc_id,"
+                       " c.position FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
+                       " WHERE chunks_fts MATCH ?1 ORDER BY score, f.rowid",
+    [ST_VECTOR] = "SELECT f32 FROM vectors WHERE chunk_id = ?",
+    [ST_CHUNK] = "SELECT c.position, c.text, d.key, d.source, d.title"
+                 " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+};
+
+/* A cached statement, reset and ready to bind; NULL when it cannot be prepared. */
+static sqlite3_stmt *cached(struct ing_rag_backend *b, int which) {
+    struct sqlite_backend *sb = (struct sqlite_backend *)b;
+    if (!sb->st[which] &&
+        sqlite3_prepare_v3(sb->db, cached_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                           &sb->st[which], NULL) != SQLITE_OK)
+        return NULL;
+    return sb->st[which];
+}
+
+/* Gives a cached statement back: reset, bindings cleared (no pointer into the caller's
+ * memory is kept). */
+static void release(sqlite3_stmt *st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 
 static sqlite3 *db_of(struct ing_rag_backend *b) {
     return ((struct sqlite_backend *)b)->db;
@@ -62,6 +101,17 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql) {
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
         return NULL;
     return st;
+}
+
+/* Runs the reads of one call in one read transaction (one set of locks instead of one per
+ * statement) unless a transaction is already open. Returns non-zero when it began one. */
+static int read_begin(sqlite3 *db) {
+    return sqlite3_get_autocommit(db) && exec(db, "BEGIN", NULL) == INNGEST_OK;
+}
+
+static void read_end(sqlite3 *db, int began) {
+    if (began)
+        exec(db, "COMMIT", NULL);
 }
 
 /* Ends a transaction: COMMIT when rc is INNGEST_OK, else ROLLBACK. Returns the outcome. */
@@ -511,23 +561,20 @@ static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, 
         free(match);
         return INNGEST_OK;
     }
-    /* With a filter, ask for more rows and drop the others; a filter is a short list of
-     * documents, so widen generously. */
-    size_t limit = docs ? want * 20 + 200 : want;
-    sqlite3_stmt *st = prep(db, "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0), c.doc_id,"
-                                " c.position"
-                                " FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
-                                " WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0)"
-                                " LIMIT ?");
+    /* Without a filter only the best `want` rows are read. With one, every match is read
+     * in rank order and the other documents' dropped, so a small filtered set is found
+     * however far down the whole ranking it sits. */
+    sqlite3_stmt *st = cached(b, docs ? ST_KEYWORD_ALL : ST_KEYWORD);
     if (!st) {
         free(match);
         return db_error(db, err, "keyword search");
     }
     sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    if (!docs)
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)want);
     int step;
     size_t n = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && n < want) {
+    while (n < want && (step = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t doc = sqlite3_column_int64(st, 2);
         if (docs && !bsearch(&doc, docs, ndocs, sizeof(*docs), cmp_i64))
             continue;
@@ -535,9 +582,10 @@ static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, 
                                            sqlite3_column_int(st, 3),
                                            -sqlite3_column_double(st, 1)};
     }
-    int rc = step == SQLITE_ROW || step == SQLITE_DONE ? INNGEST_OK
-                                                       : db_error(db, err, "keyword search");
-    sqlite3_finalize(st);
+    if (n == want)
+        step = SQLITE_DONE;
+    int rc = step == SQLITE_DONE ? INNGEST_OK : db_error(db, err, "keyword search");
+    release(st);
     free(match);
     *nout = n;
     return rc;
@@ -585,9 +633,10 @@ static int sq_load_codes(struct ing_rag_backend *b, int64_t doc_id, size_t strid
 static int sq_load_vectors(struct ing_rag_backend *b, const int64_t *ids, size_t n, int dim,
                            float *out, unsigned char *have, inngest_error *err) {
     sqlite3 *db = db_of(b);
-    sqlite3_stmt *st = prep(db, "SELECT f32 FROM vectors WHERE chunk_id = ?");
+    sqlite3_stmt *st = cached(b, ST_VECTOR);
     if (!st)
         return db_error(db, err, "rescoring");
+    int began = read_begin(db);
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         if (sqlite3_step(st) == SQLITE_ROW &&
@@ -597,7 +646,8 @@ static int sq_load_vectors(struct ing_rag_backend *b, const int64_t *ids, size_t
         }
         sqlite3_reset(st);
     }
-    sqlite3_finalize(st);
+    release(st);
+    read_end(db, began);
     return INNGEST_OK;
 }
 
@@ -609,9 +659,7 @@ static char *dup_column(sqlite3_stmt *st, int i) {
 static int sq_read_chunk(struct ing_rag_backend *b, int64_t id, inngest_rag_hit *h,
                          inngest_error *err) {
     sqlite3 *db = db_of(b);
-    sqlite3_stmt *st = prep(db, "SELECT c.position, c.text, d.key, d.source, d.title"
-                                " FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                                " WHERE c.id = ?");
+    sqlite3_stmt *st = cached(b, ST_CHUNK);
     if (!st)
         return db_error(db, err, "reading results");
     sqlite3_bind_int64(st, 1, id);
@@ -626,8 +674,17 @@ static int sq_read_chunk(struct ing_rag_backend *b, int64_t id, inngest_rag_hit 
                  ? INNGEST_OK
                  : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     }
-    sqlite3_finalize(st);
+    release(st);
     return rc;
+}
+
+/* A run of reads (the hits of one search) in one read transaction. */
+static int sq_read_begin(struct ing_rag_backend *b) {
+    return read_begin(db_of(b));
+}
+
+static void sq_read_end(struct ing_rag_backend *b, int began) {
+    read_end(db_of(b), began);
 }
 
 /* ---- open and close ---------------------------------------------------------------------- */
@@ -636,6 +693,8 @@ static void sq_close(struct ing_rag_backend *b) {
     if (!b)
         return;
     struct sqlite_backend *sb = (struct sqlite_backend *)b;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(sb->st[i]);
     if (sb->db)
         sqlite3_close(sb->db);
     free(sb);
@@ -657,6 +716,8 @@ static const struct ing_rag_backend_ops sqlite_ops = {
     .load_codes = sq_load_codes,
     .load_vectors = sq_load_vectors,
     .read_chunk = sq_read_chunk,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
     .close = sq_close,
 };
 
@@ -687,6 +748,10 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
         return rc;
     }
     int rc = exec(db, fast_sync ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
+    /* Searches read the FTS index, vectors and texts through a memory map instead of a
+     * pread() per page, and keep more pages cached between searches. */
+    if (!rc)
+        rc = exec(db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768", err);
     if (!rc)
         rc = exec(db, "BEGIN IMMEDIATE", err);
     if (!rc)

@@ -335,8 +335,10 @@ static int cand_desc(const void *a, const void *b) {
 }
 
 #define MAX_THREADS 16
-/* Below this many bytes a second thread costs more than it saves. */
-#define THREAD_MIN_BYTES (4u << 20)
+/* Below this many bytes a second thread costs more than it saves: one thread scans 64 MB
+ * in about 4 ms, while starting threads per search and sharing the 2 cores of a small
+ * host with the request workers costs more at p99 (docs/rag.md). */
+#define THREAD_MIN_BYTES (64u << 20)
 
 size_t ing_vindex_search(const struct ing_vindex *ix, const float *q, size_t c,
                          const int64_t *docs, size_t ndocs, int threads, struct ing_cand *out) {
