@@ -17,7 +17,6 @@
 #include "chat_internal.h"
 #include "define.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,11 @@
 
 #define DEFAULT_TOP_K          5
 #define DEFAULT_CONTEXT_BUDGET 12000
+/* What CHAT_TOP_K and CHAT_CONTEXT_BUDGET may say. */
+#define CHAT_TOP_K_MIN          1
+#define CHAT_TOP_K_MAX          50
+#define CHAT_CONTEXT_BUDGET_MIN 500
+#define CHAT_CONTEXT_BUDGET_MAX 200000
 /* Request limits: a chat page sends its whole history, so these are generous. */
 #define MAX_MESSAGES      200
 #define MAX_CONTENT_BYTES 100000
@@ -144,46 +148,23 @@ static int has_key(const struct chat_env *env) {
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
-static int parse_range(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int chat_env_from_environment(struct chat_env *env, inngest_error *err) {
-    const char *mode = getenv("CHAT_GENERATE_MODE");
-    if (mode && *mode) {
-        if (!strcmp(mode, "infer"))
-            env->generate = CHAT_GENERATE_INFER;
-        else if (!strcmp(mode, "run"))
-            env->generate = CHAT_GENERATE_RUN;
-        else
-            return inngest_error_set(err, INNGEST_ECONFIG,
-                                     "CHAT_GENERATE_MODE must be infer or run, not \"%.64s\"",
-                                     mode);
-    }
-    long v;
-    const char *k = getenv("CHAT_TOP_K");
-    if (k && *k) {
-        if (parse_range(k, 1, 50, &v))
-            return inngest_error_set(
-                err, INNGEST_ECONFIG,
-                "CHAT_TOP_K must be a whole number from 1 to 50, not \"%.64s\"", k);
-        env->top_k = (int)v;
-    }
-    const char *b = getenv("CHAT_CONTEXT_BUDGET");
-    if (b && *b) {
-        if (parse_range(b, 500, 200000, &v))
-            return inngest_error_set(err, INNGEST_ECONFIG,
-                                     "CHAT_CONTEXT_BUDGET must be a number of bytes from 500 to "
-                                     "200000, not \"%.64s\"",
-                                     b);
-        env->context_budget = (size_t)v;
-    }
+    static const char *const modes[] = {"infer", "run", NULL};
+    int mode = -1;
+    long top_k, budget;
+    int rc = inngest_env_choice(NULL, NULL, "CHAT_GENERATE_MODE", modes, -1, &mode, err);
+    rc = rc ? rc
+            : inngest_env_long(NULL, NULL, "CHAT_TOP_K", env->top_k, CHAT_TOP_K_MIN,
+                               CHAT_TOP_K_MAX, &top_k, err);
+    rc = rc ? rc
+            : inngest_env_long(NULL, NULL, "CHAT_CONTEXT_BUDGET", (long)env->context_budget,
+                               CHAT_CONTEXT_BUDGET_MIN, CHAT_CONTEXT_BUDGET_MAX, &budget, err);
+    if (rc)
+        return rc;
+    if (mode >= 0)
+        env->generate = mode == 0 ? CHAT_GENERATE_INFER : CHAT_GENERATE_RUN;
+    env->top_k = (int)top_k;
+    env->context_budget = (size_t)budget;
     return INNGEST_OK;
 }
 

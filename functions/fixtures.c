@@ -153,8 +153,8 @@ static int fixture_nonretriable(inngest_ctx *ctx, json_t **result) {
 /* ---- fixture-ai-infer --------------------------------------------------------------------- */
 
 static const char *env_or(const char *name, const char *fallback) {
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
+    const char *v = inngest_env_get(NULL, NULL, name);
+    return v ? v : fallback;
 }
 
 static int fixture_ai_infer(inngest_ctx *ctx, json_t **result) {
@@ -172,7 +172,7 @@ static int fixture_ai_infer(inngest_ctx *ctx, json_t **result) {
     if (!body)
         return INNGEST_ENOMEM;
     inngest_ai_infer_opts opts = {
-        .url = url, .auth_key = getenv("OPENAI_API_KEY"), .format = "openai-chat", .body = body};
+        .url = url, .auth_key = inngest_env_get(NULL, NULL, "OPENAI_API_KEY"), .format = "openai-chat", .body = body};
     json_t *res = NULL;
     int rc = inngest_step_ai_infer(ctx, "ask-model", &opts, &res);
     json_decref(body);

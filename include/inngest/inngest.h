@@ -7,6 +7,7 @@
 #include "inngest/export.h"
 #include "inngest/alloc.h"
 #include "inngest/error.h"
+#include "inngest/env.h"
 #include "inngest/http.h"
 #include "inngest/function.h"
 #include "inngest/step.h"

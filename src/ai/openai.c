@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -21,6 +22,7 @@
 #include "ai/ai_internal.h"
 #include "core/alloc.h"
 #include "inngest/ai.h"
+#include "inngest/env.h"
 #include "inngest/version.h"
 
 #define DEFAULT_BASE_URL "https://api.openai.com/v1"
@@ -49,8 +51,7 @@ struct inngest_ai_client {
 /* ---- configuration ---------------------------------------------------------------------- */
 
 static const char *env_get(const inngest_ai_opts *o, const char *name) {
-    const char *v = o->getenv_fn ? o->getenv_fn(o->getenv_user, name) : getenv(name);
-    return v && *v ? v : NULL;
+    return inngest_env_get(o->getenv_fn, o->getenv_user, name);
 }
 
 static const char *pick(const inngest_ai_opts *o, const char *given, const char *env,
@@ -67,19 +68,7 @@ static int pick_long(const inngest_ai_opts *o, long given, const char *env, long
         *out = given;
         return INNGEST_OK;
     }
-    const char *v = env_get(o, env);
-    if (!v) {
-        *out = def;
-        return INNGEST_OK;
-    }
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < min)
-        return inngest_error_set(err, INNGEST_ECONFIG, "%s must be an integer >= %ld, not \"%s\"",
-                                 env, min, v);
-    *out = n;
-    return INNGEST_OK;
+    return inngest_env_long(o->getenv_fn, o->getenv_user, env, def, min, LONG_MAX, out, err);
 }
 
 static void default_sleep(void *user, long ms) {

@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/config.h"
 #include "core/sig.h"
+#include "inngest/env.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -12,8 +13,7 @@
 #include <strings.h>
 
 static const char *env_get(const inngest_app_opts *o, const char *name) {
-    const char *v = o->getenv_fn ? o->getenv_fn(o->getenv_user, name) : getenv(name);
-    return v && *v ? v : NULL;
+    return inngest_env_get(o->getenv_fn, o->getenv_user, name);
 }
 
 /* Copies `s` without surrounding whitespace. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The helpers every layer shares, one of each: the query-string getter, the UTF-8 cut and
- * the host's error-code to HTTP status mapping. */
+/* The helpers every layer shares, one of each: the query-string getter, the UTF-8 cut, the
+ * environment loader and the host's error-code to HTTP status mapping. */
 #include "fmacros.h"
 
 #include <inngest/inngest.h>
@@ -50,4 +50,37 @@ TEST_CASE(error_status) {
     CHECK_EQ_INT(host_error_status(INNGEST_EINVAL, 0, 0), 400);
     CHECK_EQ_INT(host_error_status(INNGEST_ENOMEM, 0, 1), 500);
     CHECK_EQ_INT(host_error_status(INNGEST_EINTERNAL, 0, 0), 500);
+}
+
+static const char *fake_env(void *user, const char *name) {
+    const char *const *kv = user;
+    for (; kv[0]; kv += 2)
+        if (!strcmp(kv[0], name))
+            return kv[1];
+    return NULL;
+}
+
+TEST_CASE(env_loader) {
+    static const char *const env[] = {"N", "42", "BAD", "4x", "EMPTY", "", "HIGH", "51",
+                                      "MODE", "run", "ODD", "walk", NULL};
+    void *u = (void *)env;
+    inngest_error err;
+    long v;
+    CHECK(!inngest_env_get(fake_env, u, "EMPTY")); /* empty is unset */
+    CHECK_STR(inngest_env_get(fake_env, u, "N"), "42");
+    CHECK_EQ_INT(inngest_env_long(fake_env, u, "N", 5, 1, 50, &v, &err), INNGEST_OK);
+    CHECK_EQ_INT(v, 42);
+    CHECK_EQ_INT(inngest_env_long(fake_env, u, "EMPTY", 5, 1, 50, &v, &err), INNGEST_OK);
+    CHECK_EQ_INT(v, 5);
+    CHECK_EQ_INT(inngest_env_long(fake_env, u, "BAD", 5, 1, 50, &v, &err), INNGEST_ECONFIG);
+    CHECK_STR(err.message, "BAD must be a whole number from 1 to 50, not \"4x\"");
+    CHECK_EQ_INT(inngest_env_long(fake_env, u, "HIGH", 5, 1, 50, &v, &err), INNGEST_ECONFIG);
+    static const char *const modes[] = {"infer", "run", NULL};
+    int m;
+    CHECK_EQ_INT(inngest_env_choice(fake_env, u, "MODE", modes, -1, &m, &err), INNGEST_OK);
+    CHECK_EQ_INT(m, 1);
+    CHECK_EQ_INT(inngest_env_choice(fake_env, u, "NONE", modes, -1, &m, &err), INNGEST_OK);
+    CHECK_EQ_INT(m, -1);
+    CHECK_EQ_INT(inngest_env_choice(fake_env, u, "ODD", modes, -1, &m, &err), INNGEST_ECONFIG);
+    CHECK_STR(err.message, "ODD must be one of infer, run, not \"walk\"");
 }
