@@ -8,14 +8,14 @@
  *                      themselves (chat_offline_answer): never an invented answer
  *
  * The retrieval and prompt code here is also what the host's direct mode (POST /api/chat)
- * calls, so both ways of asking give the same prompt for the same question.
+ * calls, so both ways of asking give the same prompt for the same question. The request
+ * check and the configuration are in chat_request.c, the registration in chat_register.c.
  * Public headers and the C library only.
  */
 #define _POSIX_C_SOURCE 200809L /* strndup */
 
 #include "chat.h"
 #include "chat_internal.h"
-#include "define.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,17 +24,6 @@
 
 #define DEFAULT_TOP_K          5
 #define DEFAULT_CONTEXT_BUDGET 12000
-/* What CHAT_TOP_K and CHAT_CONTEXT_BUDGET may say. */
-#define CHAT_TOP_K_MIN          1
-#define CHAT_TOP_K_MAX          50
-#define CHAT_CONTEXT_BUDGET_MIN 500
-#define CHAT_CONTEXT_BUDGET_MAX 200000
-/* Request limits: a chat page sends its whole history, so these are generous. */
-#define MAX_MESSAGES      200
-#define MAX_CONTENT_BYTES 100000
-#define MAX_RAG_CONTEXT   20
-#define MAX_SELECTED      100
-#define MAX_ID_BYTES      256
 /* The conversation sent to the model: the last messages, within both limits. */
 #define HISTORY_MESSAGES 20
 #define HISTORY_BYTES    24000
@@ -124,7 +113,7 @@ static const char *str_of(json_t *obj, const char *key, const char *fallback) {
     return s ? s : fallback;
 }
 
-static int is_blank(const char *s) {
+int chat_is_blank(const char *s) {
     for (; *s; s++)
         if (!strchr(" \t\r\n\f\v", *s))
             return 0;
@@ -146,92 +135,6 @@ static int has_key(const struct chat_env *env) {
     return env->client && inngest_ai_client_has_key(env->client);
 }
 
-/* ---- configuration ------------------------------------------------------------------------ */
-
-int chat_env_from_environment(struct chat_env *env, inngest_error *err) {
-    static const char *const modes[] = {"infer", "run", NULL};
-    int mode = -1;
-    long top_k, budget;
-    int rc = inngest_env_choice(NULL, NULL, "CHAT_GENERATE_MODE", modes, -1, &mode, err);
-    rc = rc ? rc
-            : inngest_env_long(NULL, NULL, "CHAT_TOP_K", env->top_k, CHAT_TOP_K_MIN,
-                               CHAT_TOP_K_MAX, &top_k, err);
-    rc = rc ? rc
-            : inngest_env_long(NULL, NULL, "CHAT_CONTEXT_BUDGET", (long)env->context_budget,
-                               CHAT_CONTEXT_BUDGET_MIN, CHAT_CONTEXT_BUDGET_MAX, &budget, err);
-    if (rc)
-        return rc;
-    if (mode >= 0)
-        env->generate = mode == 0 ? CHAT_GENERATE_INFER : CHAT_GENERATE_RUN;
-    env->top_k = (int)top_k;
-    env->context_budget = (size_t)budget;
-    return INNGEST_OK;
-}
-
-/* ---- the request -------------------------------------------------------------------------- */
-
-static int optional_string(json_t *v) {
-    return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) <= MAX_ID_BYTES);
-}
-
-static int string_array(json_t *v, size_t max) {
-    if (!json_is_array(v) || json_array_size(v) > max)
-        return 0;
-    size_t i;
-    json_t *s;
-    json_array_foreach(v, i, s) {
-        if (!json_is_string(s) || json_string_length(s) > MAX_CONTENT_BYTES)
-            return 0;
-    }
-    return 1;
-}
-
-const char *chat_check_request(json_t *body) {
-    if (!json_is_object(body))
-        return "the request must be a JSON object";
-    json_t *msgs = json_object_get(body, "messages");
-    if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-        return "messages must be a non-empty array of {role, content}";
-    if (json_array_size(msgs) > MAX_MESSAGES)
-        return "messages has more than 200 entries";
-    const char *last_user = NULL;
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
-        if (!json_is_object(m))
-            return "each message must be an object {role, content}";
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role || (strcmp(role, "user") && strcmp(role, "assistant") && strcmp(role, "system")))
-            return "a message role must be \"user\", \"assistant\" or \"system\"";
-        json_t *content = json_object_get(m, "content");
-        if (!json_is_string(content))
-            return "a message content must be a string";
-        if (json_string_length(content) > MAX_CONTENT_BYTES)
-            return "a message content is longer than 100000 bytes";
-        if (strlen(json_string_value(content)) != json_string_length(content))
-            return "a message content must not contain NUL characters";
-        if (!strcmp(role, "user"))
-            last_user = json_string_value(content);
-    }
-    if (!last_user)
-        return "messages must contain a user message";
-    if (is_blank(last_user))
-        return "the last user message is empty";
-    if (!optional_string(json_object_get(body, "sessionId")))
-        return "sessionId must be a string of at most 256 bytes";
-    if (!optional_string(json_object_get(body, "chatId")))
-        return "chatId must be a string of at most 256 bytes";
-    json_t *rag = json_object_get(body, "ragContext");
-    if (rag && !json_is_null(rag) &&
-        !(json_is_string(rag) && json_string_length(rag) <= MAX_CONTENT_BYTES) &&
-        !string_array(rag, MAX_RAG_CONTEXT))
-        return "ragContext must be a string or an array of at most 20 strings";
-    json_t *sel = json_object_get(body, "selectedFilePathnames");
-    if (sel && !json_is_null(sel) && !string_array(sel, MAX_SELECTED))
-        return "selectedFilePathnames must be an array of at most 100 strings";
-    return NULL;
-}
-
 /* ---- retrieval ---------------------------------------------------------------------------- */
 
 /* Appends a passage. `score` < 0 means none (the caller's own context). */
@@ -249,7 +152,7 @@ static int add_given_context(json_t *passages, json_t *rag) {
     for (size_t i = 0; i < n; i++) {
         json_t *s = json_is_array(rag) ? json_array_get(rag, i) : rag;
         const char *text = json_string_value(s);
-        if (!text || is_blank(text))
+        if (!text || chat_is_blank(text))
             continue;
         char id[32];
         snprintf(id, sizeof(id), "context:%zu", i + 1);
@@ -628,7 +531,7 @@ static int retrieve_step(inngest_ctx *ctx, void *arg, json_t **out, inngest_erro
     return *out ? INNGEST_OK : err && err->code ? err->code : INNGEST_EINTERNAL;
 }
 
-static int handle_chat(inngest_ctx *ctx, json_t **result) {
+int chat_handle_message(inngest_ctx *ctx, json_t **result) {
     const struct chat_env *env = inngest_ctx_userdata(ctx);
     json_t *data = json_object_get(inngest_ctx_event(ctx), "data");
     const char *bad = chat_check_request(data);
@@ -660,20 +563,4 @@ static int handle_chat(inngest_ctx *ctx, json_t **result) {
                         usage ? usage : json_null());
     json_decref(answer);
     return *result ? INNGEST_OK : inngest_ctx_fail(ctx, 0, "out of memory");
-}
-
-/* ---- registration ------------------------------------------------------------------------- */
-
-int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,
-                      inngest_handler_fn handler, const struct chat_env *env, inngest_error *err) {
-    /* The handlers only read the env (see chat.h), so dropping const is safe. */
-    return functions_add(app, id, name, event, handler, (void *)env, err);
-}
-
-int chat_register(inngest_app *app, const struct chat_env *env, inngest_error *err) {
-    if (!app || !env)
-        return inngest_error_set(err, INNGEST_EINVAL, "chat_register needs an app and an env");
-    int rc = chat_add_function(app, "handle-chat", "Handle chat message", "chat/message",
-                               handle_chat, env, err);
-    return rc ? rc : chat_ingest_register(app, env, err);
 }

@@ -10,13 +10,13 @@
 
 #include "chat.h"
 
-/* Creates function `id` (display name `name`, triggered by `event`) with `env` as its
- * userdata and adds it to `app`. Fills `err` on failure. */
-int chat_add_function(inngest_app *app, const char *id, const char *name, const char *event,
-                      inngest_handler_fn handler, const struct chat_env *env, inngest_error *err);
+/* The handlers, each with the chat_env as its userdata; chat_register() (chat_register.c)
+ * is the one place that adds them to an app. */
+int chat_handle_message(inngest_ctx *ctx, json_t **result); /* handle-chat (chat.c) */
+int chat_ingest_document(inngest_ctx *ctx, json_t **result); /* ingest-document */
 
-/* Adds ingest-document (ingest_document.c). */
-int chat_ingest_register(inngest_app *app, const struct chat_env *env, inngest_error *err);
+/* Non-zero when `s` is empty or only whitespace. */
+int chat_is_blank(const char *s);
 
 /* Fills `err` with ENOMEM and returns it. */
 int chat_oom(inngest_error *err);

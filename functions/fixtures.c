@@ -171,8 +171,10 @@ static int fixture_ai_infer(inngest_ctx *ctx, json_t **result) {
                              "content", prompt ? prompt : json_null());
     if (!body)
         return INNGEST_ENOMEM;
-    inngest_ai_infer_opts opts = {
-        .url = url, .auth_key = inngest_env_get(NULL, NULL, "OPENAI_API_KEY"), .format = "openai-chat", .body = body};
+    inngest_ai_infer_opts opts = {.url = url,
+                                  .auth_key = inngest_env_get(NULL, NULL, "OPENAI_API_KEY"),
+                                  .format = "openai-chat",
+                                  .body = body};
     json_t *res = NULL;
     int rc = inngest_step_ai_infer(ctx, "ask-model", &opts, &res);
     json_decref(body);

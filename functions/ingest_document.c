@@ -292,7 +292,7 @@ cleanup:
 
 /* ---- the function ------------------------------------------------------------------------- */
 
-static int ingest_document(inngest_ctx *ctx, json_t **result) {
+int chat_ingest_document(inngest_ctx *ctx, json_t **result) {
     const struct chat_env *env = inngest_ctx_userdata(ctx);
     json_t *data = json_object_get(inngest_ctx_event(ctx), "data");
     const char *bad = check_document(data);
@@ -318,9 +318,4 @@ static int ingest_document(inngest_ctx *ctx, json_t **result) {
     INNGEST_STEP(inngest_step_run(ctx, "store", store_step, &a, &stored));
     *result = json_incref(stored);
     return INNGEST_OK;
-}
-
-int chat_ingest_register(inngest_app *app, const struct chat_env *env, inngest_error *err) {
-    return chat_add_function(app, "ingest-document", "Ingest document", "rag/document.added",
-                             ingest_document, env, err);
 }
