@@ -254,9 +254,12 @@ static void write_simple(struct mg_connection *conn, int status, const char *jso
 static int read_body(struct mg_connection *conn, long long content_length, size_t max,
                      struct ing_buf *body) {
     char chunk[16384];
-    /* civetweb bounds each read by request_timeout_ms, not the whole body: a client that
-     * sends a byte every few seconds would hold this worker for as long as it likes. The
-     * body must arrive at BODY_MIN_RATE bytes a second on average, after a grace period. */
+    /* civetweb bounds each read by request_timeout_ms, not the whole body. The body must
+     * arrive at BODY_MIN_RATE bytes a second on average, after a grace period, checked
+     * after each read. Known limit: mg_read() waits until its whole piece (16 KiB) or the
+     * rest of the body has arrived, resetting its timeout with every byte, so a client that
+     * trickles a byte a second still holds the worker until a piece is complete; the serve
+     * reserve keeps /api/inngest answering meanwhile (docs/security.md). */
     double deadline = mono_s() + BODY_GRACE_S +
                       (double)(content_length > 0 ? (unsigned long long)content_length : max) /
                           BODY_MIN_RATE;

@@ -1,6 +1,7 @@
 // Hostile clients for tests/soak/hostile.sh: slowloris and idle connections against a
 // loopback host while a normal client probes it, or the probe alone. Prints one JSON line.
-//   node hostile.js PORT MODE SECONDS CONNS     MODE: baseline | slowloris | idle
+//   node hostile.js PORT MODE SECONDS CONNS     MODE: baseline | slowloris | idle | slowbody
+//        (slowbody: complete headers of POST /api/rag/documents, then a byte a second)
 //   node hostile.js PORT amplify N BYTES SIG    N concurrent POSTs to /api/inngest of a
 //        BYTES-long body [[],[],...] (the costliest JSON per byte) with a bad signature:
 //        SIG "expired" (t 400 s old) or "fresh" (current t, wrong HMAC). Prints the
@@ -53,6 +54,14 @@ function attacker(i) {
   sockets.push(s);
   s.on("connect", () => {
     opened++;
+    if (mode === "slowbody") {
+      // a whole header for a host route, then a body a byte a second that never ends
+      s.write("POST /api/rag/documents HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+              "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n[");
+      const t = setInterval(() => { if (s.destroyed) return clearInterval(t); s.write(" "); }, 1000);
+      s.on("close", () => clearInterval(t));
+      return;
+    }
     if (mode !== "slowloris") return; // idle: connect and say nothing
     const head = `GET /api/inngest HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-${i}: `;
     let at = 0;
