@@ -737,10 +737,14 @@ static int scored_desc(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* How many int8 candidates the float32 rescoring looks at for `want` results. */
-static size_t rescore_depth(const inngest_rag_store *s, size_t want) {
+/* How many int8 candidates the float32 rescoring looks at for `want` results. A hybrid
+ * search rescores only its `want` (4k) candidates: fusion keeps each document's best
+ * cosine, spread min to max, which an int8 order cannot upset by more than a rank or two,
+ * and reading 5 times as many float32 vectors was half of a hybrid search's CPU time. */
+static size_t rescore_depth(const inngest_rag_store *s, size_t want, int hybrid) {
     size_t c = s->rescore < 0   ? want
                : s->rescore > 0 ? (size_t)s->rescore
+               : hybrid         ? want
                                 : want * RESCORE_PER_RESULT;
     if (c < want)
         c = want;
@@ -778,11 +782,11 @@ static int rescore(inngest_rag_store *s, const float *unit, int dim,
 }
 
 /* Vector ranking: int8 scan for candidates, float32 rescoring, best `want` kept. */
-static int vector_rank(inngest_rag_store *s, const float *qv, int dim, size_t want,
+static int vector_rank(inngest_rag_store *s, const float *qv, int dim, size_t want, int hybrid,
                        const int64_t *docs, size_t ndocs, struct ing_rag_scored *out,
                        size_t *nout, inngest_error *err) {
     *nout = 0;
-    size_t c = rescore_depth(s, want);
+    size_t c = rescore_depth(s, want, hybrid);
     struct ing_cand *cand = malloc(c * sizeof(*cand));
     float *unit = malloc((size_t)dim * sizeof(float));
     if (!cand || !unit) {
@@ -902,7 +906,7 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
      * can promote items ranked lower in one. */
     size_t depth = q->mode != INNGEST_RAG_VECTOR ? (k * 4 > 20 ? k * 4 : 20) : k;
     /* The vector list holds every rescored candidate before it is cut to `depth`. */
-    size_t vcap = rescore_depth(s, depth) + depth;
+    size_t vcap = rescore_depth(s, depth, q->mode == INNGEST_RAG_HYBRID) + depth;
     struct ing_rag_scored *vl = calloc(vcap, sizeof(*vl)), *kl = calloc(depth, sizeof(*kl));
     struct ing_fused *fused = calloc(2 * depth, sizeof(*fused));
     int64_t *docs = NULL;
@@ -925,8 +929,8 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     if (rc || (filtered && ndocs == 0))
         goto done; /* an error, or the filter matches nothing */
     if (use_vec && !empty)
-        rc = vector_rank(s, q->vector, q->dim, depth, filtered ? docs : NULL, ndocs, vl, &nv,
-                         err);
+        rc = vector_rank(s, q->vector, q->dim, depth, q->mode == INNGEST_RAG_HYBRID,
+                         filtered ? docs : NULL, ndocs, vl, &nv, err);
     if (!rc)
         rc = final_order(q, k, vl, nv, kl, nk, fused, &n, err);
     if (!rc)
