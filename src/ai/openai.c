@@ -63,12 +63,12 @@ static const char *pick(const inngest_ai_opts *o, const char *given, const char 
 }
 
 static int pick_long(const inngest_ai_opts *o, long given, const char *env, long def, long min,
-                     long *out, inngest_error *err) {
+                     long max, long *out, inngest_error *err) {
     if (given) {
         *out = given;
         return INNGEST_OK;
     }
-    return inngest_env_long(o->getenv_fn, o->getenv_user, env, def, min, LONG_MAX, out, err);
+    return inngest_env_long(o->getenv_fn, o->getenv_user, env, def, min, max, out, err);
 }
 
 static void default_sleep(void *user, long ms) {
@@ -113,20 +113,20 @@ void inngest_ai_client_destroy(inngest_ai_client *c) {
     free(c);
 }
 
-inngest_ai_client *inngest_ai_client_create(const inngest_ai_opts *opts, inngest_error *err) {
-    inngest_ai_opts zero = {0};
-    const inngest_ai_opts *o = opts ? opts : &zero;
-    inngest_ai_client *c = calloc(1, sizeof(*c));
-    if (!c) {
-        inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-        return NULL;
-    }
+/* `value` is `a` or `b`, or INNGEST_ECONFIG naming the setting. */
+static int one_of(const char *value, const char *setting, const char *a, const char *b,
+                  inngest_error *err) {
+    if (!strcmp(value, a) || !strcmp(value, b))
+        return INNGEST_OK;
+    return inngest_error_set(err, INNGEST_ECONFIG, "%s must be %s or %s", setting, a, b);
+}
+
+/* The string settings: URL, key, models and the wire details that depend on the server. */
+static int load_strings(inngest_ai_client *c, const inngest_ai_opts *o, inngest_error *err) {
     const char *base = pick(o, o->base_url, "OPENAI_BASE_URL", DEFAULT_BASE_URL);
-    if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)) {
-        inngest_error_set(err, INNGEST_ECONFIG, "OPENAI_BASE_URL must start with http:// or "
-                                                "https://");
-        goto fail;
-    }
+    if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
+        return inngest_error_set(err, INNGEST_ECONFIG,
+                                 "OPENAI_BASE_URL must start with http:// or https://");
     c->base_url = strdup(base);
     if (c->base_url) {
         size_t n = strlen(c->base_url);
@@ -146,53 +146,60 @@ inngest_ai_client *inngest_ai_client_create(const inngest_ai_opts *opts, inngest
     c->embedding_encoding = strdup(pick(o, o->embedding_encoding, "OPENAI_EMBEDDING_ENCODING",
                                         official ? "base64" : "float"));
     if (!c->base_url || !c->api_key || !c->chat_model || !c->embedding_model || !c->token_field ||
-        !c->auth_style || (ver && !c->api_version) || !c->embedding_encoding) {
-        inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (strcmp(c->token_field, "max_completion_tokens") && strcmp(c->token_field, "max_tokens")) {
-        inngest_error_set(err, INNGEST_ECONFIG,
-                          "OPENAI_TOKEN_LIMIT_FIELD must be max_completion_tokens or max_tokens");
-        goto fail;
-    }
-    if (strcmp(c->auth_style, "bearer") && strcmp(c->auth_style, "api-key")) {
-        inngest_error_set(err, INNGEST_ECONFIG, "OPENAI_AUTH_STYLE must be bearer or api-key");
-        goto fail;
-    }
-    if (strcmp(c->embedding_encoding, "base64") && strcmp(c->embedding_encoding, "float")) {
-        inngest_error_set(err, INNGEST_ECONFIG,
-                          "OPENAI_EMBEDDING_ENCODING must be base64 or float");
-        goto fail;
-    }
+        !c->auth_style || (ver && !c->api_version) || !c->embedding_encoding)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    int rc = one_of(c->token_field, "OPENAI_TOKEN_LIMIT_FIELD", "max_completion_tokens",
+                    "max_tokens", err);
+    rc = rc ? rc : one_of(c->auth_style, "OPENAI_AUTH_STYLE", "bearer", "api-key", err);
+    return rc ? rc
+              : one_of(c->embedding_encoding, "OPENAI_EMBEDDING_ENCODING", "base64", "float",
+                       err);
+}
+
+/* The numeric settings: sampling, sizes, retries and time limits. */
+static int load_numbers(inngest_ai_client *c, const inngest_ai_opts *o, inngest_error *err) {
     const char *temp = pick(o, o->temperature, "OPENAI_TEMPERATURE", NULL);
     if (temp) {
         char *end;
         double t = strtod(temp, &end);
-        if (*end || !(t >= 0 && t <= 2)) {
-            inngest_error_set(err, INNGEST_ECONFIG,
-                              "OPENAI_TEMPERATURE must be a number from 0 to 2");
-            goto fail;
-        }
+        if (*end || !(t >= 0 && t <= 2))
+            return inngest_error_set(err, INNGEST_ECONFIG,
+                                     "OPENAI_TEMPERATURE must be a number from 0 to 2");
         c->has_temperature = 1;
         c->temperature = t;
     }
-    long v;
-    if (pick_long(o, o->embedding_dimensions, "OPENAI_EMBEDDING_DIMENSIONS", 0, 0, &v, err))
+    long dims, max_tokens, retries;
+    int rc = pick_long(o, o->embedding_dimensions, "OPENAI_EMBEDDING_DIMENSIONS", 0, 0, INT_MAX,
+                       &dims, err);
+    rc = rc ? rc
+            : pick_long(o, o->max_tokens, "OPENAI_MAX_TOKENS", 0, 0, INT_MAX, &max_tokens, err);
+    rc = rc ? rc
+            : pick_long(o, o->max_retries, "OPENAI_MAX_RETRIES", DEFAULT_MAX_RETRIES, -1,
+                        INT_MAX, &retries, err);
+    rc = rc ? rc
+            : pick_long(o, o->timeout_ms, "OPENAI_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 1, LONG_MAX,
+                        &c->timeout_ms, err);
+    rc = rc ? rc
+            : pick_long(o, o->max_retry_wait_ms, "OPENAI_MAX_RETRY_WAIT_MS",
+                        DEFAULT_MAX_RETRY_WAIT_MS, 0, LONG_MAX, &c->max_retry_wait_ms, err);
+    if (rc)
+        return rc;
+    c->embedding_dimensions = (int)dims;
+    c->max_tokens = (int)max_tokens;
+    c->max_retries = retries < 0 ? 0 : (int)retries;
+    return INNGEST_OK;
+}
+
+inngest_ai_client *inngest_ai_client_create(const inngest_ai_opts *opts, inngest_error *err) {
+    inngest_ai_opts zero = {0};
+    const inngest_ai_opts *o = opts ? opts : &zero;
+    inngest_ai_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (load_strings(c, o, err) || load_numbers(c, o, err))
         goto fail;
-    c->embedding_dimensions = (int)v;
-    if (pick_long(o, o->max_tokens, "OPENAI_MAX_TOKENS", 0, 0, &v, err))
-        goto fail;
-    c->max_tokens = (int)v;
-    if (pick_long(o, o->max_retries, "OPENAI_MAX_RETRIES", DEFAULT_MAX_RETRIES, -1, &v, err))
-        goto fail;
-    c->max_retries = v < 0 ? 0 : (int)v;
-    if (pick_long(o, o->timeout_ms, "OPENAI_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 1, &v, err))
-        goto fail;
-    c->timeout_ms = v;
-    if (pick_long(o, o->max_retry_wait_ms, "OPENAI_MAX_RETRY_WAIT_MS", DEFAULT_MAX_RETRY_WAIT_MS,
-                  0, &v, err))
-        goto fail;
-    c->max_retry_wait_ms = v;
     c->stream_usage = o->stream_usage >= 0;
     c->sleep_fn = o->sleep_fn ? o->sleep_fn : default_sleep;
     c->sleep_user = o->sleep_user;
