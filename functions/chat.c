@@ -419,16 +419,25 @@ static json_t *answer_json(const inngest_ai_chat_result *r, const char *fallback
 
 struct generate_args {
     const struct chat_env *env;
-    json_t *request; /* borrowed: the event data */
-    json_t *context; /* borrowed: the retrieve-context result */
+    json_t *request;      /* borrowed: the event data */
+    json_t *context;      /* borrowed: the retrieve-context result */
+    const char *event_id; /* borrowed: the chat/message event's id, or NULL */
 };
 
-/* CHAT_GENERATE_RUN: this host calls the model. The client's error record already says
- * whether a retry can help (err->no_retry) and how long to wait (err->retry_after), so it
- * becomes the step error as it is. */
+static int publish_delta(void *user, const char *text, size_t len) {
+    const struct generate_args *a = user;
+    a->env->tokens->delta(a->env->tokens->user, a->event_id, text, len);
+    return 0;
+}
+
+/* CHAT_GENERATE_RUN: this host calls the model, streaming the answer to env->tokens when
+ * there is somewhere to send it. The client's error record already says whether a retry
+ * can help (err->no_retry) and how long to wait (err->retry_after), so it becomes the step
+ * error as it is. */
 static int generate_run(inngest_ctx *ctx, void *arg, json_t **out, inngest_error *err) {
     (void)ctx;
     const struct generate_args *a = arg;
+    const struct chat_tokens *tokens = a->event_id ? a->env->tokens : NULL;
     json_t *msgs = NULL; /* new reference, released at cleanup */
     inngest_ai_message *m = NULL;
     size_t n = 0;
@@ -437,7 +446,13 @@ static int generate_run(inngest_ctx *ctx, void *arg, json_t **out, inngest_error
     if (rc)
         goto cleanup;
     inngest_ai_chat_request req = {.messages = m, .message_count = n};
-    rc = inngest_ai_chat(a->env->client, &req, &r, NULL, err);
+    if (tokens) {
+        tokens->begin(tokens->user, a->event_id);
+        rc = inngest_ai_chat_stream(a->env->client, &req, publish_delta, (void *)a, &r, NULL, err);
+        tokens->end(tokens->user, a->event_id);
+    } else {
+        rc = inngest_ai_chat(a->env->client, &req, &r, NULL, err);
+    }
     if (rc)
         goto cleanup;
     *out = answer_json(&r, inngest_ai_client_chat_model(a->env->client));
@@ -542,7 +557,8 @@ int chat_handle_message(inngest_ctx *ctx, json_t **result) {
     INNGEST_STEP(inngest_step_run(ctx, "retrieve-context", retrieve_step, data, &context));
 
     json_t *answer = NULL; /* new reference {response, model, usage, …} */
-    struct generate_args args = {env, data, context};
+    struct generate_args args = {
+        env, data, context, json_string_value(json_object_get(inngest_ctx_event(ctx), "id"))};
     if (!has_key(env)) {
         INNGEST_STEP(inngest_step_run(ctx, "generate-response", generate_offline, context, &gen));
         answer = json_pack("{s:O,s:s,s:n}", "response", gen, "model", "offline", "usage");

@@ -28,6 +28,20 @@ typedef enum chat_generate_mode {
     CHAT_GENERATE_RUN,       /* step.run: this host calls the model with its own client */
 } chat_generate_mode;
 
+/*
+ * Where generate-response sends the text of an answer while it streams it in the host
+ * (CHAT_GENERATE_MODE=run), keyed by the id of the chat/message event: begin, then delta for
+ * each piece, then end (also after a failure; a retry begins again). A preview for the
+ * result stream; the step's saved result is still the answer. Called on the thread running
+ * the step; `user` is passed back.
+ */
+struct chat_tokens {
+    void (*begin)(void *user, const char *event_id);
+    void (*delta)(void *user, const char *event_id, const char *text, size_t len);
+    void (*end)(void *user, const char *event_id);
+    void *user;
+};
+
 /* What the chat functions need. Everything is borrowed and must outlive the app. */
 struct chat_env {
     inngest_ai_client *client;     /* model client; without a key: offline answers */
@@ -36,6 +50,7 @@ struct chat_env {
     chat_generate_mode generate;   /* CHAT_GENERATE_MODE=infer|run */
     int top_k;                     /* passages retrieved; 0 = 5 (CHAT_TOP_K) */
     size_t context_budget;         /* bytes of passages in the prompt; 0 = 12000 */
+    const struct chat_tokens *tokens; /* NULL: run mode calls the model without streaming */
 };
 
 /* Reads CHAT_GENERATE_MODE, CHAT_TOP_K and CHAT_CONTEXT_BUDGET into `env` (the other

@@ -27,6 +27,7 @@
 #include "host/guard.h"
 #include "host/ingest_cli.h"
 #include "host/log.h"
+#include "host/relay.h"
 #include "host/routes.h"
 #if __has_include("fixtures.h")
 #include "fixtures.h"
@@ -296,7 +297,11 @@ int main(int argc, char **argv) {
     struct chat_env env = {0};
     struct host_chat chat = {0};
     struct host_guard guard = {0};
-    if (!app) {
+    struct chat_tokens tokens = {0};
+    host_relay *relay = host_relay_create(0, 0, 0);
+    if (!app || !relay) {
+        if (!relay)
+            inngest_error_set(&err, INNGEST_ENOMEM, "out of memory");
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
     }
@@ -311,6 +316,9 @@ int main(int argc, char **argv) {
         log_msg(LOG_ERROR, "cannot set up the chat: %s", err.message);
         goto out;
     }
+    /* Run mode streams the answer to the result streams of this process (relay.h). */
+    host_relay_chat_tokens(relay, &tokens);
+    env.tokens = &tokens;
     if (register_functions(app, &args, &env, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot register functions: %s", err.message);
         goto out;
@@ -319,6 +327,7 @@ int main(int argc, char **argv) {
     inngest_app_freeze(app);
 
     routes.app = app;
+    routes.relay = relay;
     chat = (struct host_chat){.env = &env, .ai = &ai, .app = app};
     routes.chat_direct = host_chat_route;
     routes.chat_direct_user = &chat;
@@ -358,6 +367,7 @@ out:
     inngest_app_destroy(app);
     host_guard_cleanup(&guard);
     host_ai_close(&ai); /* after the app: its functions borrow the store */
+    host_relay_destroy(relay); /* after the server and the app: both use it */
     inngest_global_cleanup();
     return status;
 }

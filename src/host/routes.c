@@ -398,7 +398,44 @@ static void stream_error(inngest_stream *stream, const char *msg) {
     json_decref(e);
 }
 
-/* Pushes the run's status changes, then its result, as Server-Sent Events. */
+/* Until `ms` have passed, forwards the text the run generates in this process (the relay)
+ * as `delta` events, the moment it comes: {"text": …}, with {"restart": true} first when a
+ * retried step started the answer over. With `ms` 0 it sends what is there and returns.
+ * Without a relay it just waits. */
+static int relay_until(struct host_routes *r, const char *id, host_relay_cursor *cursor, int ms,
+                       inngest_stream *stream) {
+    if (!r->relay) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        return INNGEST_OK;
+    }
+    char buf[8192];
+    double end = host_mono_s() + ms / 1e3;
+    for (;;) {
+        int left = (int)((end - host_mono_s()) * 1000.0);
+        if (__atomic_load_n(&r->stopping, __ATOMIC_RELAXED))
+            return INNGEST_OK;
+        int restart = 0;
+        size_t n = host_relay_read(r->relay, id, cursor, buf, sizeof(buf), left > 0 ? left : 0,
+                                   &restart);
+        if (left <= 0 && !n && !restart)
+            return INNGEST_OK; /* time is up and nothing is left unsent */
+        json_t *ev = NULL;
+        if (restart)
+            ev = n ? json_pack("{s:s%,s:b}", "text", buf, n, "restart", 1)
+                   : json_pack("{s:s,s:b}", "text", "", "restart", 1);
+        else if (n)
+            ev = json_pack("{s:s%}", "text", buf, n);
+        /* Text that is not UTF-8 on its own is left out: the result carries it. */
+        int rc = ev ? host_sse_send(stream, "delta", ev) : INNGEST_OK;
+        json_decref(ev);
+        if (rc)
+            return rc;
+    }
+}
+
+/* Pushes the run's status changes, then its result, as Server-Sent Events; between looks at
+ * the run, the text it generates in this process as `delta` events. */
 static int follow_run(struct host_routes *r, const char *id, inngest_stream *stream) {
     static const inngest_header h[] = {{"Content-Type", "text/event-stream"},
                                        {"Cache-Control", "no-store"},
@@ -411,6 +448,7 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
     double deadline = host_mono_s() + timeout_ms / 1e3;
     double last_write = host_mono_s();
     char last_status[32] = "";
+    host_relay_cursor cursor = {0};
     rc = STREAM_COMMENT(stream, ": following the run\n\n");
     while (!rc) {
         inngest_error err;
@@ -424,8 +462,11 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
         }
         const char *status = json_string_value(json_object_get(out, "status"));
         if (json_is_true(json_object_get(out, "completed"))) {
+            /* Text generated before the run ended goes out before its result. */
+            rc = relay_until(r, id, &cursor, 0, stream);
             record_latency(out);
-            host_sse_send(stream, "result", out);
+            if (!rc)
+                host_sse_send(stream, "result", out);
             json_decref(out);
             break;
         }
@@ -446,8 +487,7 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
             stream_error(stream, "gave up waiting for the run to finish");
             break;
         }
-        struct timespec ts = {interval / 1000, (long)(interval % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        rc = relay_until(r, id, &cursor, interval, stream);
     }
     return INNGEST_OK;
 }

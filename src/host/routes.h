@@ -8,6 +8,8 @@
 
 #include <inngest/inngest.h>
 
+#include "host/relay.h"
+
 struct host_routes {
     inngest_app *app;
     int poll_interval_ms;  /* stream route: how often to ask Inngest; default 300 */
@@ -19,6 +21,9 @@ struct host_routes {
     int max_event_sends;   /* POST /api/chat/inngest in progress at most (each waits on
                               the event API); default 16, beyond it 503 + Retry-After */
     int active_event_sends; /* current count, updated atomically */
+    /* Optional: the text handle-chat generates in this process (CHAT_GENERATE_MODE=run),
+     * which the stream route forwards as `delta` events between its looks at the run. */
+    host_relay *relay;
     /* Optional direct-mode chat handler (POST /api/chat), provided by the AI module. */
     inngest_route_fn chat_direct;
     void *chat_direct_user;

@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include <inngest/inngest.h>
+#include <inngest/testing.h>
 
 #include "chat.h"
 #include "host/ai_setup.h"
 #include "host/chat_routes.h"
+#include "host/relay.h"
 #include "host/routes.h"
 #include "hostenv.h"
 #include "testutil.h"
@@ -62,9 +64,31 @@ static int fake_embeddings(json_t *body, inngest_http_response *res) {
     return rc;
 }
 
+/* Inngest's GET /v1/events/{id}/runs for the one run of the streaming test: Running until
+ * run_output is set (atomically), then Completed with it. runs_seen counts the looks. */
+static char *run_output;
+static int runs_seen;
+
+static int fake_runs(inngest_http_response *res) {
+    __atomic_add_fetch(&runs_seen, 1, __ATOMIC_RELAXED);
+    const char *out = __atomic_load_n(&run_output, __ATOMIC_ACQUIRE);
+    char body[8192];
+    if (!out)
+        snprintf(body, sizeof(body),
+                 "{\"data\":[{\"run_id\":\"01RUNSTREAM\",\"status\":\"Running\"}]}");
+    else
+        snprintf(body, sizeof(body),
+                 "{\"data\":[{\"run_id\":\"01RUNSTREAM\",\"status\":\"Completed\","
+                 "\"output\":%s}]}",
+                 out);
+    return reply(res, 200, body);
+}
+
 static int fake_model(void *user, const inngest_http_request *req, inngest_http_response *res,
                       inngest_stream *stream) {
     (void)user;
+    if (strstr(req->url, "/v1/events/"))
+        return fake_runs(res);
     json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
     int rc;
     if (strstr(req->url, "/v1/embeddings")) {
@@ -738,4 +762,104 @@ TEST_CASE(document_posts_are_capped) {
     json_decref(j);
     CHECK_EQ_INT(__atomic_load_n(&e.chat.active_ingests, __ATOMIC_RELAXED), 0);
     stop(&e);
+}
+
+/* ---- Inngest mode, CHAT_GENERATE_MODE=run: the answer streams through the relay --------- */
+
+struct stream_call {
+    struct env *e;
+    char *out;
+};
+
+static void *stream_in_thread(void *arg) {
+    struct stream_call *h = arg;
+    h->out = call(h->e, "GET", "/api/chat/inngest/stream?eventId=01EVSTREAM", NULL, 0,
+                  "text/event-stream", 200);
+    return NULL;
+}
+
+/* handle-chat runs (the in-process test executor) while GET /api/chat/inngest/stream follows
+ * its event: the stream carries `delta` events, all before the `result`, and together they
+ * are the saved answer. */
+TEST_CASE(run_mode_streams_deltas_before_the_result) {
+    struct env e;
+    start(&e, WITH_KEY);
+    add_tea(&e);
+    inngest_error err;
+    host_relay *relay = host_relay_create(0, 0, 0);
+    CHECK(relay);
+    struct chat_tokens tokens;
+    host_relay_chat_tokens(relay, &tokens);
+    e.chat_env.generate = CHAT_GENERATE_RUN;
+    e.chat_env.tokens = &tokens;
+    e.routes.relay = relay;
+    e.routes.poll_interval_ms = 50;
+    __atomic_store_n(&run_output, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&runs_seen, 0, __ATOMIC_RELAXED);
+
+    inngest_app_opts o = {.mode = INNGEST_MODE_DEV, .base_url = e.fake.url, .transport = e.curl};
+    inngest_app *fn_app = inngest_app_create(&o, &err);
+    CHECK(fn_app);
+    CHECK_EQ_INT(chat_register(fn_app, &e.chat_env, &err), INNGEST_OK);
+    inngest_app_freeze(fn_app);
+
+    /* The stream is open and has looked at the run once before the run starts. */
+    struct stream_call h = {&e, NULL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, stream_in_thread, &h) == 0);
+    while (__atomic_load_n(&runs_seen, __ATOMIC_RELAXED) < 1) {
+        struct timespec ts = {0, 2 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    json_t *event = json_pack("{s:s,s:s,s:o}", "id", "01EVSTREAM", "name", "chat/message",
+                              "data", testutil_json(ask_tea));
+    inngest_test_opts to = {.function_id = "handle-chat", .event = event};
+    inngest_test_result r;
+    CHECK_EQ_INT(inngest_test_run_to_end(fn_app, &to, NULL, 10, &r, NULL), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 200);
+    char *output = json_dumps(r.body, JSON_COMPACT);
+    CHECK(output);
+    __atomic_store_n(&run_output, output, __ATOMIC_RELEASE);
+    CHECK(pthread_join(t, NULL) == 0);
+
+    /* Walk the events in order. */
+    char deltas[1024] = "";
+    int n_delta = 0, saw_result = 0;
+    for (const char *p = h.out; (p = strstr(p, "event: ")) != NULL;) {
+        p += 7;
+        const char *data = strstr(p, "\ndata: ");
+        CHECK(data);
+        data += 7;
+        const char *end = strstr(data, "\n\n");
+        CHECK(end);
+        json_t *j = json_loadb(data, (size_t)(end - data), 0, NULL);
+        CHECK(j);
+        if (!strncmp(p, "delta\n", 6)) {
+            CHECK(!saw_result); /* no delta after the result */
+            CHECK(!json_is_true(json_object_get(j, "restart")));
+            CHECK(str(j, "text"));
+            strncat(deltas, str(j, "text"), sizeof(deltas) - strlen(deltas) - 1);
+            n_delta++;
+        } else if (!strncmp(p, "result\n", 7)) {
+            saw_result = 1;
+            CHECK(json_is_true(json_object_get(j, "completed")));
+            CHECK_STR(str(j, "response"), "Green tea wants 80 degrees [1].");
+            CHECK_STR(str(j, "response"), deltas);
+        }
+        json_decref(j);
+        p = end;
+    }
+    CHECK(saw_result);
+    CHECK(n_delta >= 1);
+    CHECK_STR(deltas, "Green tea wants 80 degrees [1].");
+    CHECK_STR(str(r.body, "response"), deltas);
+
+    free(h.out);
+    inngest_test_result_cleanup(&r);
+    json_decref(event);
+    inngest_app_destroy(fn_app);
+    stop(&e); /* the server first: the stream route reads the relay */
+    host_relay_destroy(relay);
+    __atomic_store_n(&run_output, NULL, __ATOMIC_RELEASE);
+    free(output);
 }

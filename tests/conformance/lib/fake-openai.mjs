@@ -3,7 +3,8 @@
 // The last user message picks the behaviour, so concurrent scenarios share one server:
 //   "fail-once:<token> ..."   the first request for <token> gets 503, later ones succeed
 //   "fail-always ..."         every request gets 500
-//   anything else             200 with content "echo: <prompt>"
+//   anything else             200 with content "echo: <prompt>" (streamed in pieces when
+//                             the request says "stream": true)
 import { listen, readBody, sendJson, tryJson } from "./http.mjs";
 
 export async function startFakeOpenAI() {
@@ -30,6 +31,18 @@ export async function startFakeOpenAI() {
             return sendJson(res, 500, { error: { message: "model exploded", type: "server_error" } });
         }
         record.answer = 200;
+        if (json.stream === true) {
+            // Streamed (the host in CHAT_GENERATE_MODE=run): the same answer in word pieces,
+            // then the usage chunk and [DONE].
+            const chunk = (o) => `data: ${JSON.stringify({ id: "chatcmpl-fake", object: "chat.completion.chunk", model: json.model, ...o })}\n\n`;
+            res.writeHead(200, { "Content-Type": "text/event-stream" });
+            for (const piece of `echo: ${prompt}`.match(/\S+\s*|\s+/g) || []) {
+                res.write(chunk({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
+            }
+            res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }));
+            res.write(chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 } }));
+            return res.end("data: [DONE]\n\n");
+        }
         return sendJson(res, 200, {
             id: "chatcmpl-fake",
             object: "chat.completion",
