@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals of the RAG half of inngest_ai: the int8 vector index held in memory, its scan
- * kernels, reciprocal rank fusion and the keyword-query builder. Pure and socket-free;
+ * kernels, document-level fusion and the keyword-query builder. Pure and socket-free;
  * the generic store (store.c) adds locking around them, and a backend (backend.h) keeps
  * the documents.
  */
