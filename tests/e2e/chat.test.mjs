@@ -194,18 +194,33 @@ try {
   await page.screenshot({ path: path.join(shotDir, "chat-inngest-down.png"), fullPage: true });
   console.log("screenshot: " + path.join(shotDir, "chat-inngest-down.png"));
 
-  // A host with a model (the fake) and Inngest (the emulator).
+  // A host with a model (the fake) and Inngest (the emulator), guarded by HOST_AUTH_TOKEN:
+  // everything below (fetches, the answer stream, the run's EventSource, documents) runs
+  // on the cookie the sign-in form sets.
   model = await startFakeModel();
   emu = await new Emulator({ timeScale: 0.1, retryDelayMs: 50 }).start();
+  const token = "e2e-token-0123456789abcdef";
   host2 = await startHost({
     INNGEST_DEV: emu.url, OPENAI_API_KEY: "sk-e2e", OPENAI_BASE_URL: model.url + "/v1",
     OPENAI_EMBEDDING_DIMENSIONS: "16", RAG_STORE_PATH: path.join(tmp, "chat.db"),
+    HOST_AUTH_TOKEN: token,
   });
   const sync = await emu.syncApp(host2.base + "/api/inngest");
   check(sync.response?.status === 200 && emu.functions.has("inngest-c-ai-chat-handle-chat"),
         "the emulator synced the host and sees handle-chat");
   const page2 = await browser.newPage({ viewport: { width: 1000, height: 900 } });
   await page2.goto(host2.base + "/");
+  check((await page2.locator("form[action='/login'] input[name=token]").count()) === 1,
+        "with HOST_AUTH_TOKEN the page asks for the token");
+  await page2.fill("input[name=token]", "not-the-token-0123456789");
+  await Promise.all([page2.waitForLoadState(), page2.click("button[type=submit]")]);
+  check(/not the token/.test(await page2.content()), "a wrong token is refused");
+  await page2.fill("input[name=token]", token);
+  await Promise.all([page2.waitForURL(host2.base + "/"), page2.click("button[type=submit]")]);
+  await page2.locator("#question").waitFor({ timeout: 10000 });
+  const cookies = await page2.context().cookies();
+  const c = cookies.find((x) => x.name === "inngest_host_token");
+  check(c && c.httpOnly && c.sameSite === "Strict", "signing in sets an HttpOnly, SameSite=Strict cookie");
 
   // Direct mode: tokens arrive one by one, then the sources and the meta line.
   await page2.fill("#question", "What is inngest-c?");
