@@ -34,7 +34,8 @@ extern "C" {
     X(EFUNCTION, -13, "function failed")                                                           \
     X(ELIMIT, -14, "limit exceeded")                                                               \
     X(EIO, -15, "input/output error")                                                              \
-    X(EMISMATCH, -16, "configuration mismatch")
+    X(EMISMATCH, -16, "configuration mismatch")                                                    \
+    X(EUNAVAILABLE, -17, "service unavailable, try again later")
 
 enum inngest_status {
     INNGEST_OK = 0,

@@ -191,6 +191,12 @@ struct ing_rag_backend_ops {
     int (*read_begin)(struct ing_rag_backend *b);
     void (*read_end)(struct ing_rag_backend *b, int token);
 
+    /* Optional (NULL: nothing to do): called once the generic store is open and
+     * b->store is set, before the store is returned to its caller. A backend that runs
+     * threads of its own (a listener for changes made by other writers) starts them here.
+     * A failure closes the store. */
+    int (*attach)(struct ing_rag_backend *b, inngest_error *err);
+
     /* Closes the store and frees `b`. */
     void (*close)(struct ing_rag_backend *b);
 };
@@ -214,6 +220,17 @@ struct ing_rag_backend {
 int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend **out,
                         inngest_error *err);
 
+/*
+ * The PostgreSQL backend (store_pg.c, the only file that includes libpq-fe.h; built when
+ * libpq is found, INNGEST_HAVE_LIBPQ): `url` is a libpq connection URI (postgresql://...
+ * or postgres://...), `pool_size` the most connections it opens (0: 8). Creates or
+ * upgrades its tables at open, under an advisory lock. Its attach() starts a thread that
+ * listens for other writers' changes and applies them with ing_rag_store_apply_change(),
+ * and after a lost connection reloads the index with ing_rag_store_reload().
+ */
+int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out,
+                    inngest_error *err);
+
 /* ---- for backends: changes made elsewhere ---------------------------------------------- */
 
 /*
@@ -228,5 +245,14 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
  */
 int ing_rag_store_apply_change(inngest_rag_store *s, int64_t old_doc, int64_t new_doc,
                                inngest_error *err);
+
+/*
+ * Rebuilds the whole in-memory index from the backend (binding included, when the store
+ * was unbound), for a backend that may have missed changes (its listener lost its
+ * connection). Searches go on with the old index while the new one loads, so memory
+ * briefly holds both. INNGEST_EMISMATCH when the backend is now bound to another
+ * embedder (the old index stays). Same threads rule as ing_rag_store_apply_change().
+ */
+int ing_rag_store_reload(inngest_rag_store *s, inngest_error *err);
 
 #endif

@@ -133,10 +133,31 @@ static int open_backend(const char *uri, struct ing_rag_backend **out, inngest_e
         return inngest_error_set(err, INNGEST_EINVAL, "RAG store: no store path or URI given");
     if (!strncmp(uri, "sqlite:", strlen("sqlite:")))
         return open_sqlite_uri(uri, out, err);
+    if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11)) {
+#ifdef INNGEST_HAVE_LIBPQ
+        /* Connections per store (per host): RAG_STORE_POOL_SIZE, default 8. */
+        const char *ps = getenv("RAG_STORE_POOL_SIZE");
+        long pool = 0;
+        if (ps && *ps) {
+            char *end;
+            pool = strtol(ps, &end, 10);
+            if (*end || pool < 1 || pool > 256)
+                return inngest_error_set(err, INNGEST_ECONFIG,
+                                         "RAG_STORE_POOL_SIZE must be a number from 1 to 256 "
+                                         "(got \"%.40s\")",
+                                         ps);
+        }
+        return ing_rag_pg_open(uri, (int)pool, out, err);
+#else
+        return inngest_error_set(err, INNGEST_ECONFIG,
+                                 "RAG store: this build has no PostgreSQL backend (install "
+                                 "libpq-dev and rebuild)");
+#endif
+    }
     if (has_scheme(uri))
         return inngest_error_set(err, INNGEST_EINVAL,
                                  "RAG store: this build has no backend for %.*s (it has "
-                                 "sqlite:PATH, or a plain path)",
+                                 "sqlite:PATH, a plain path, and postgresql://)",
                                  (int)(strchr(uri, ':') - uri + 3), uri);
     return ing_rag_sqlite_open(uri, 0, out, err);
 }
@@ -170,6 +191,11 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
         return NULL;
     }
     s->be->store = s;
+    /* A backend with threads of its own (a change listener) starts them now. */
+    if (s->be->ops->attach && s->be->ops->attach(s->be, err) != INNGEST_OK) {
+        inngest_rag_store_destroy(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -711,6 +737,47 @@ int ing_rag_store_apply_change(inngest_rag_store *s, int64_t old_doc, int64_t ne
     free(c.docs);
     free(c.scales);
     free(c.codes);
+    return rc;
+}
+
+int ing_rag_store_reload(inngest_rag_store *s, inngest_error *err) {
+    char id[ING_RAG_EMBEDDER_ID_MAX];
+    int dim = 0;
+    struct ing_vindex fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    pthread_mutex_lock(&s->be_mu);
+    int rc = s->be->ops->binding(s->be, id, &dim, err);
+    if (!rc && s->dim && dim && (dim != s->dim || strcmp(id, s->embedder_id)))
+        rc = inngest_error_set(err, INNGEST_EMISMATCH,
+                               "RAG store: the store is now bound to %s (%d dimensions), not "
+                               "%s (%d dimensions): restart with the matching embedder",
+                               id, dim, s->embedder_id, s->dim);
+    int use_dim = dim ? dim : s->dim;
+    if (!rc && use_dim) {
+        ing_vindex_init(&fresh, use_dim);
+        size_t n = 0;
+        rc = dim ? s->be->ops->count_vectors(s->be, &n, err) : INNGEST_OK;
+        if (!rc && n && ing_vindex_reserve(&fresh, n))
+            rc = inngest_error_set(err, INNGEST_ENOMEM, "RAG store: no memory for %zu vectors",
+                                   n);
+        if (!rc && dim)
+            rc = s->be->ops->load_codes(s->be, 0, fresh.stride, index_add, &fresh, err);
+        if (rc == INNGEST_ENOMEM)
+            inngest_error_set(err, INNGEST_ENOMEM, "RAG store: out of memory");
+    }
+    if (!rc && use_dim) {
+        pthread_rwlock_wrlock(&s->ix_mu);
+        if (!s->dim) {
+            snprintf(s->embedder_id, sizeof(s->embedder_id), "%s", id);
+            s->dim = dim;
+        }
+        struct ing_vindex old = s->ix;
+        s->ix = fresh;
+        fresh = old;
+        pthread_rwlock_unlock(&s->ix_mu);
+    }
+    pthread_mutex_unlock(&s->be_mu);
+    ing_vindex_cleanup(&fresh);
     return rc;
 }
 
