@@ -49,8 +49,11 @@ TEST_CASE(recall_at_5) {
     char path[1024];
     inngest_error err;
     char uri[1100];
-    snprintf(uri, sizeof(uri), "sqlite:%s?synchronous=normal",
-             rag_test_path("quality.db", path, sizeof(path)));
+    if (rag_test_on_pg())
+        rag_test_store_url("quality.db", uri, sizeof(uri));
+    else
+        snprintf(uri, sizeof(uri), "sqlite:%s?synchronous=normal",
+                 rag_test_path("quality.db", path, sizeof(path)));
     inngest_rag_store *s = inngest_rag_store_create(uri, NULL, &err);
     if (!s)
         TEST_FAIL_("open: %s", err.message);
@@ -100,8 +103,8 @@ TEST_CASE(recall_at_5) {
     }
 
     double recall[3][KINDS];
-    printf("\nrecall@%d, %zu questions, %zu chunks of %zu documents, hash embedder\n\n", K,
-           json_array_size(qs), st.chunks, st.files);
+    printf("\nrecall@%d, %zu questions, %zu chunks of %zu documents, hash embedder, %s\n\n", K,
+           json_array_size(qs), st.chunks, st.files, rag_test_on_pg() ? "PostgreSQL" : "SQLite");
     printf("| mode | recall@5 exact (%d) | recall@5 paraphrase (%d) | recall@5 all (%d) |"
            " recall@1 all | MRR@5 |\n"
            "|---|---|---|---|---|---|\n",

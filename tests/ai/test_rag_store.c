@@ -2,6 +2,8 @@
 /*
  * The RAG store on disk: add, replace, delete, search in each mode, source filters, the
  * embedder/dimension guard, staging, reopening, and ingestion of files and folders.
+ * The same cases run on SQLite (test_rag_store.*) and on PostgreSQL (test_rag_store_pg.*,
+ * with INNGEST_TEST_PG_DIR set: see rag_testlib.h).
  */
 #include "fmacros.h"
 
@@ -34,8 +36,8 @@ static const char *docs[][3] = {
 static inngest_rag_store *open_store(const char *name) {
     char path[1024];
     inngest_error err;
-    inngest_rag_store *s = inngest_rag_store_create(rag_test_path(name, path, sizeof(path)), NULL,
-                                                  &err);
+    inngest_rag_store *s =
+        inngest_rag_store_create(rag_test_store_url(name, path, sizeof(path)), NULL, &err);
     if (!s)
         TEST_FAIL_("open: %s", err.message);
     return s;
@@ -354,9 +356,17 @@ TEST_CASE(invalid_utf8_documents_are_repaired) {
 
 TEST_CASE(not_a_store) {
     char path[1024];
+    inngest_error err;
+    if (rag_test_on_pg()) {
+        /* Nothing listens on port 1: the store is unavailable, not broken. */
+        CHECK(inngest_rag_store_create("postgresql://postgres@127.0.0.1:1/none", NULL, &err) ==
+              NULL);
+        CHECK_EQ_INT(err.code, INNGEST_EUNAVAILABLE);
+        CHECK(strstr(err.message, "PostgreSQL") != NULL);
+        return;
+    }
     rag_test_path("garbage.db", path, sizeof(path));
     write_file(path, "this is not an SQLite database, not even close...........");
-    inngest_error err;
     CHECK(inngest_rag_store_create(path, NULL, &err) == NULL);
     CHECK_EQ_INT(err.code, INNGEST_EIO);
 }
