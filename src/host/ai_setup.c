@@ -78,6 +78,38 @@ static void default_store_path(const inngest_rag_embedder *e, char *out, size_t 
         snprintf(out, n, "data/rag-%s.db", id);
 }
 
+/* `url` with its password (user:PASSWORD@ or password=...) replaced by ***, for logs and
+ * answers. */
+static void redact_url(const char *url, char *out, size_t n) {
+    size_t o = 0;
+    const char *at = NULL, *colon = NULL, *start = strstr(url, "://");
+    if (start) {
+        start += 3;
+        size_t auth = strcspn(start, "/?");
+        for (const char *p = start; p < start + auth; p++)
+            if (*p == '@')
+                at = p;
+        if (at)
+            colon = memchr(start, ':', (size_t)(at - start));
+    }
+    for (const char *p = url; *p && o + 1 < n;) {
+        if (colon && p == colon + 1) {
+            o += (size_t)snprintf(out + o, n - o, "***");
+            p = at;
+            continue;
+        }
+        if (p > url && (p[-1] == '?' || p[-1] == '&') && !strncmp(p, "password=", 9)) {
+            o += (size_t)snprintf(out + o, n - o, "password=***");
+            p += 9;
+            while (*p && *p != '&')
+                p++;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o < n ? o : n - 1] = '\0';
+}
+
 static int create_embedder(struct host_ai *ai, inngest_error *err) {
     const char *want = env_or("RAG_EMBEDDER", "auto");
     int openai;
@@ -106,22 +138,32 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
         ai->client ? create_embedder(ai, err) : (err && err->code ? err->code : INNGEST_ECONFIG);
     if (rc)
         goto fail;
+    /* Where: --store, else RAG_STORE_URL, else RAG_STORE_PATH, else a file named after
+     * the embedder. */
+    char where[sizeof(ai->store_path)];
+    const char *url = getenv("RAG_STORE_URL"), *path = getenv("RAG_STORE_PATH");
     if (store_path && *store_path)
-        snprintf(ai->store_path, sizeof(ai->store_path), "%s", store_path);
-    else if (getenv("RAG_STORE_PATH") && *getenv("RAG_STORE_PATH"))
-        snprintf(ai->store_path, sizeof(ai->store_path), "%s", getenv("RAG_STORE_PATH"));
+        snprintf(where, sizeof(where), "%s", store_path);
+    else if (url && *url)
+        snprintf(where, sizeof(where), "%s", url);
+    else if (path && *path)
+        snprintf(where, sizeof(where), "%s", path);
     else
-        default_store_path(ai->embedder, ai->store_path, sizeof(ai->store_path));
-    rc = make_parent(ai->store_path, err);
+        default_store_path(ai->embedder, where, sizeof(where));
+    /* A URL may hold a password: only the redacted form is kept and shown. */
+    redact_url(where, ai->store_path, sizeof(ai->store_path));
+    rc = make_parent(where, err);
     if (rc)
         goto fail;
     inngest_rag_store_opts so = {0};
-    ai->store = inngest_rag_store_create(ai->store_path, &so, err);
+    ai->store = inngest_rag_store_create(where, &so, err);
+    memset(where, 0, sizeof(where));
     if (!ai->store) {
         char why[sizeof(err->message)];
         snprintf(why, sizeof(why), "%s", err ? err->message : "");
-        rc = inngest_error_set(err, INNGEST_EIO, "cannot open the RAG store %s: %s", ai->store_path,
-                               why);
+        /* Kept: "unavailable" (the database is down) is worth retrying, unlike EIO. */
+        int code = err && err->code == INNGEST_EUNAVAILABLE ? INNGEST_EUNAVAILABLE : INNGEST_EIO;
+        rc = inngest_error_set(err, code, "cannot open the RAG store %s: %s", ai->store_path, why);
         goto fail;
     }
     inngest_error cerr;
@@ -132,8 +174,9 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
             err, INNGEST_EMISMATCH,
             "the RAG store %s was built with embedder %s (%d dimensions), "
             "but this configuration embeds with %s (%d dimensions). Point "
-            "RAG_STORE_PATH (or --store) at another file (unset, it defaults to a file "
-            "named after the embedder), or delete %s and re-ingest, or "
+            "RAG_STORE_PATH (or RAG_STORE_URL, or --store) at another file or database "
+            "(unset, it defaults to a file named after the embedder), or delete %s and "
+            "re-ingest, or "
             "restore the settings it was built with",
             ai->store_path, info.embedder_id, info.dim, ai->embedder->id, ai->embedder->dim,
             ai->store_path);

@@ -6,9 +6,10 @@
  *   client    OPENAI_* (see include/inngest/ai.h); without OPENAI_API_KEY: offline answers
  *   embedder  RAG_EMBEDDER=auto (default: OpenAI embeddings when a key is set, else the
  *             offline hashing embedder), openai or hash
- *   store     RAG_STORE_PATH (a path or a store URI, see inngest_rag_store_create()),
- *             default data/rag-<embedder id>.db, so switching between offline and OpenAI
- *             never mixes two vector spaces in one file
+ *   store     RAG_STORE_URL, else RAG_STORE_PATH (a path or a store URI, see
+ *             inngest_rag_store_create(): sqlite:PATH, or postgresql://... for a database
+ *             shared by several hosts), default data/rag-<embedder id>.db, so switching
+ *             between offline and OpenAI never mixes two vector spaces in one file
  */
 #ifndef HOST_AI_SETUP_H
 #define HOST_AI_SETUP_H
@@ -22,13 +23,14 @@ struct host_ai {
     inngest_ai_client *client;
     inngest_rag_embedder *embedder;
     inngest_rag_store *store;
-    char store_path[4096];
+    char store_path[4096]; /* where the store is, as shown (a URL's password redacted) */
     const char *embedder_kind; /* "openai" or "hash" (static) */
 };
 
 /*
- * Creates the client and the embedder, then opens the store at `store_path` (NULL:
- * RAG_STORE_PATH or the default; the parent folder is created when missing) and checks
+ * Creates the client and the embedder, then opens the store at `store_path` (a path or
+ * URL; NULL: RAG_STORE_URL, RAG_STORE_PATH or the default; a file's parent folder is
+ * created when missing) and checks
  * that it was built by this embedder. On failure everything is released, `ai` is zeroed
  * and `err` says what to change (a store built by another embedder names the file and the
  * ways out).

@@ -40,7 +40,10 @@ static json_t *parse_body(const inngest_http_request *req, char *why, size_t n) 
  * the provider's HTTP status, never its text, which can carry the base URL, a masked key
  * or account details. The caller logs the details (log_model_error). */
 static void model_message(const char *what, const inngest_error *err, char *out, size_t n) {
-    if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT)
+    if (err->code == INNGEST_EUNAVAILABLE)
+        snprintf(out, n, "%s: the RAG store is unavailable (its database cannot be reached "
+                         "now); the host's log has the details", what);
+    else if (err->code == INNGEST_EHTTP || err->code == INNGEST_ETIMEOUT)
         snprintf(out, n, "%s: the model server could not be reached; the host's log has the "
                          "details", what);
     else if (err->http_status)
@@ -114,6 +117,27 @@ static json_t *answer_json(struct chat_call *call, const char *text, const char 
     return json_pack("{s:s,s:O,s:s,s:o,s:s,s:I}", "response", text, "sources", call->sources,
                      "model", model, "usage", usage_json(r), "mode", "direct", "latencyMs",
                      (json_int_t)(ms + 0.5));
+}
+
+/* A 503 says when to come back: the failure's own hint (the store's), else 2 s. */
+static void retry_hint(inngest_http_response *res, int status, const inngest_error *err) {
+    if (status == 503)
+        inngest_http_response_set_header(res, "Retry-After",
+                                          err && err->retry_after[0] ? err->retry_after : "2");
+}
+
+/* Answers a failed store call: 503 with Retry-After while the store is unavailable (its
+ * database down), else 500. */
+static int store_error(inngest_http_response *res, const inngest_error *err) {
+    int status = host_error_status(err->code, err->http_status, 0);
+    retry_hint(res, status, err);
+    if (err->code != INNGEST_EUNAVAILABLE)
+        return host_reply_error(res, status, err->message);
+    /* The database's address and libpq's words go to the log only. */
+    log_json(LOG_WARN, "RAG store unavailable", json_pack("{s:s}", "error", err->message));
+    return host_reply_error(res, status,
+                            "the RAG store is unavailable (its database cannot be reached now); "
+                            "try again later");
 }
 
 /* Sends the failure as an `error` event, or answers it as JSON. */
@@ -249,7 +273,9 @@ static int chat_run(struct chat_call *call, inngest_http_response *res) {
         model_message("retrieving context failed", &err, msg, sizeof(msg));
         log_model_error(call->c, "retrieving context failed", &err);
         call->stream = NULL; /* not begun yet: a plain JSON error */
-        return fail(call, res, host_error_status(err.code, err.http_status, 1), msg);
+        int status = host_error_status(err.code, err.http_status, 1);
+        retry_hint(res, status, &err);
+        return fail(call, res, status, msg);
     }
     call->sources = chat_sources(call->context);
     if (!call->sources) {
@@ -353,6 +379,8 @@ static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http
     json_t *out = json_array();
     int first_status = 0;
     char first_msg[1200] = "";
+    inngest_error first_err;
+    inngest_error_clear(&first_err);
     size_t i;
     json_t *d;
     json_array_foreach(docs, i, d) {
@@ -391,12 +419,14 @@ static int ingest_now(struct host_chat *c, json_t *docs, int force, inngest_http
             json_object_set_new(row, "error", json_string(msg));
             if (!first_status) {
                 first_status = host_error_status(rc, err.http_status, 0);
+                first_err = err;
                 snprintf(first_msg, sizeof(first_msg), "%.400s: %s", key, msg);
             }
             log_json(LOG_WARN, "ingest failed", json_pack("{s:s,s:s}", "key", key, "error", msg));
         }
         json_array_append_new(out, row);
     }
+    retry_hint(res, first_status, &first_err);
     if (first_status)
         return host_reply_json(res, first_status,
                                json_pack("{s:s,s:o}", "error", first_msg, "documents", out));
@@ -496,7 +526,7 @@ static int documents_get(struct host_chat *c, inngest_http_response *res) {
     inngest_error_clear(&err);
     json_t *list = inngest_rag_store_list(c->env->store, &err);
     if (!list)
-        return host_reply_error(res, 500, err.message);
+        return store_error(res, &err);
     inngest_rag_store_info info;
     if (inngest_rag_store_get_info(c->env->store, &info, &err)) {
         json_decref(list);
@@ -533,7 +563,7 @@ static int documents_delete(struct host_chat *c, const inngest_http_request *req
         return host_reply_error(res, 404, msg);
     }
     if (rc)
-        return host_reply_error(res, 500, err.message);
+        return store_error(res, &err);
     if (c->ai)
         host_ai_update_gauges(c->ai);
     return host_reply_json(res, 200, json_pack("{s:s}", "deleted", key));

@@ -26,15 +26,16 @@ static void usage(FILE *to) {
             "       inngest-host ingest [--store PATH] --delete KEY\n"
             "  PATH            a file, or a folder: every .md, .markdown, .txt, .text and .rst\n"
             "                  file under it (hidden entries skipped); keys are the paths\n"
-            "  --store PATH    the store file (env RAG_STORE_PATH, default\n"
-            "                  data/rag-<embedder>.db)\n"
+            "  --store PATH    the store: a file, sqlite:PATH, or postgresql://... (env\n"
+            "                  RAG_STORE_URL or RAG_STORE_PATH, default data/rag-<embedder>.db)\n"
             "  --force         re-embed documents whose text did not change\n"
             "  --list          list the documents in the store\n"
             "  --delete KEY    remove the document with this key\n"
             "Embeddings: OpenAI (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_EMBEDDING_MODEL) when a\n"
             "key is set, else the offline hashing embedder; RAG_EMBEDDER=hash|openai forces one.\n"
-            "A running host reads documents added here when it restarts; POST\n"
-            "/api/rag/documents adds them to a running host at once.\n");
+            "A running host on the same SQLite file reads documents added here when it\n"
+            "restarts (POST /api/rag/documents adds them at once); hosts on the same\n"
+            "PostgreSQL database see them within a second.\n");
 }
 
 static void on_progress(void *user, const inngest_rag_progress *p) {

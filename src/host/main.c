@@ -68,8 +68,9 @@ static void usage(FILE *to) {
             "Chat and RAG: OPENAI_API_KEY (unset: offline answers), OPENAI_BASE_URL,\n"
             "OPENAI_MODEL, OPENAI_EMBEDDING_MODEL, OPENAI_EMBEDDING_DIMENSIONS, OPENAI_MAX_TOKENS,\n"
             "OPENAI_TEMPERATURE, OPENAI_TOKEN_LIMIT_FIELD, OPENAI_AUTH_STYLE, OPENAI_API_VERSION,\n"
-            "OPENAI_TIMEOUT_MS, OPENAI_MAX_RETRIES, RAG_STORE_PATH (default\n"
-            "data/rag-<embedder>.db), RAG_EMBEDDER (auto, openai, hash), CHAT_GENERATE_MODE\n"
+            "OPENAI_TIMEOUT_MS, OPENAI_MAX_RETRIES, RAG_STORE_URL (postgresql://... shared by\n"
+            "replicas, or sqlite:PATH), RAG_STORE_POOL_SIZE (default 8), RAG_STORE_PATH\n"
+            "(default data/rag-<embedder>.db), RAG_EMBEDDER (auto, openai, hash), CHAT_GENERATE_MODE\n"
             "(infer, run), CHAT_TOP_K, CHAT_CONTEXT_BUDGET.\n");
 }
 

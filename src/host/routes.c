@@ -43,8 +43,9 @@ int host_reply_error(inngest_http_response *res, int status, const char *msg) {
 }
 
 int host_error_status(int code, int http_status, int from_upstream) {
-    if (code == INNGEST_EHTTP || code == INNGEST_ETIMEOUT || http_status == 429 ||
-        http_status == 503)
+    /* EUNAVAILABLE: the RAG store's database cannot be reached now. */
+    if (code == INNGEST_EHTTP || code == INNGEST_ETIMEOUT || code == INNGEST_EUNAVAILABLE ||
+        http_status == 429 || http_status == 503)
         return 503;
     switch (code) {
         case INNGEST_EMISMATCH:

@@ -63,7 +63,7 @@ int host_reply_error(inngest_http_response *res, int status, const char *msg);
  * `http_status` is the status another server answered with (0 if none); `from_upstream`
  * says the error describes that server's answer (a model's), so bad or unreadable data is
  * that server's fault (502) rather than the client's (400):
- *   unreachable, timed out, or 429/503 upstream  503
+ *   unreachable, timed out, 429/503 upstream, or INNGEST_EUNAVAILABLE (the store)  503
  *   INNGEST_EMISMATCH (a conflict: wrong embedder, changed document)  409
  *   INNGEST_EINVAL, INNGEST_EPARSE, INNGEST_ETOOBIG  400 (502 from upstream)
  *   INNGEST_EUPSTREAM  502
