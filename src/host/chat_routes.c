@@ -530,7 +530,7 @@ static int documents_get(struct host_chat *c, inngest_http_response *res) {
     inngest_rag_store_info info;
     if (inngest_rag_store_get_info(c->env->store, &info, &err)) {
         json_decref(list);
-        return host_reply_error(res, 500, err.message);
+        return store_error(res, &err);
     }
     return host_reply_json(
         res, 200,
