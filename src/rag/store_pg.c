@@ -42,7 +42,6 @@
 
 #include <libpq-fe.h>
 
-#include "ai/ai_internal.h"
 #include "rag/backend.h"
 #include "rag/rag_internal.h"
 
@@ -1252,10 +1251,11 @@ static int pg_read_chunk(struct ing_rag_backend *bb, int64_t id, inngest_rag_hit
         rc = inngest_error_set(err, INNGEST_ENOTFOUND, "chunk %" PRId64 " is gone", id);
     } else {
         h->position = (int)col_i64(r, 0, 0);
-        h->text = ing_strdup0(col_text(r, 0, 1));
-        h->doc_key = ing_strdup0(col_text(r, 0, 2));
-        h->source = ing_strdup0(col_text(r, 0, 3));
-        h->title = ing_strdup0(col_text(r, 0, 4));
+        /* Every column is NOT NULL: libpq gives "" at worst. */
+        h->text = strdup(PQgetvalue(r, 0, 1));
+        h->doc_key = strdup(PQgetvalue(r, 0, 2));
+        h->source = strdup(PQgetvalue(r, 0, 3));
+        h->title = strdup(PQgetvalue(r, 0, 4));
         if (!h->text || !h->doc_key || !h->source || !h->title)
             rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     }
