@@ -119,11 +119,14 @@ static json_t *answer_json(struct chat_call *call, const char *text, const char 
                      (json_int_t)(ms + 0.5));
 }
 
-/* A 503 says when to come back: the failure's own hint (the store's), else 2 s. */
-static void retry_hint(inngest_http_response *res, int status, const inngest_error *err) {
-    if (status == 503)
-        inngest_http_response_set_header(res, "Retry-After",
-                                          err && err->retry_after[0] ? err->retry_after : "2");
+/* A 503 says when to come back: the failure's own hint (the store's), else 2 s. Returns
+ * INNGEST_OK, or ENOMEM when the header could not be added (the answer goes out without
+ * it). */
+static int retry_hint(inngest_http_response *res, int status, const inngest_error *err) {
+    if (status != 503)
+        return INNGEST_OK;
+    return inngest_http_response_set_header(res, "Retry-After",
+                                            err && err->retry_after[0] ? err->retry_after : "2");
 }
 
 /* Answers a failed store call: 503 with Retry-After while the store is unavailable (its
