@@ -22,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/utf8.h"
+#include "inngest/env.h"
 #include "inngest/rag.h"
 #include "rag/backend.h"
 #include "rag/rag_internal.h"
@@ -136,18 +137,9 @@ static int open_backend(const char *uri, struct ing_rag_backend **out, inngest_e
     if (!strncmp(uri, "postgresql://", 13) || !strncmp(uri, "postgres://", 11)) {
 #ifdef INNGEST_HAVE_LIBPQ
         /* Connections per store (per host): RAG_STORE_POOL_SIZE, default 8. */
-        const char *ps = getenv("RAG_STORE_POOL_SIZE");
         long pool = 0;
-        if (ps && *ps) {
-            char *end;
-            pool = strtol(ps, &end, 10);
-            if (*end || pool < 1 || pool > 256)
-                return inngest_error_set(err, INNGEST_ECONFIG,
-                                         "RAG_STORE_POOL_SIZE must be a number from 1 to 256 "
-                                         "(got \"%.40s\")",
-                                         ps);
-        }
-        return ing_rag_pg_open(uri, (int)pool, out, err);
+        int rc = inngest_env_long(NULL, NULL, "RAG_STORE_POOL_SIZE", 8, 1, 256, &pool, err);
+        return rc ? rc : ing_rag_pg_open(uri, (int)pool, out, err);
 #else
         return inngest_error_set(err, INNGEST_ECONFIG,
                                  "RAG store: this build has no PostgreSQL backend (install "
