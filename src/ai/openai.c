@@ -710,6 +710,52 @@ static void note(inngest_ai_call_info *info, const inngest_http_response *res) {
  * Sends `body` to `path` with retries. On INNGEST_OK `res` holds a 2xx answer (its body
  * collected, or streamed into `sctx`). Otherwise `err` says why.
  */
+/* The headers of a model call, into `hdrs` (5 slots); `auth` and `ua` hold their values.
+ * Returns how many. */
+static size_t model_headers(const inngest_ai_client *c, int streamed, char *auth,
+                            size_t auth_len, char *ua, size_t ua_len, inngest_header *hdrs) {
+    size_t nh = 0;
+    hdrs[nh++] = (inngest_header){"Content-Type", "application/json"};
+    hdrs[nh++] = (inngest_header){"Accept", streamed ? "text/event-stream" : "application/json"};
+    snprintf(ua, ua_len, "inngest-c/%s", INNGEST_VERSION);
+    hdrs[nh++] = (inngest_header){"User-Agent", ua};
+    if (c->api_key[0]) {
+        int bearer = !strcmp(c->auth_style, "bearer");
+        snprintf(auth, auth_len, "%s%s", bearer ? "Bearer " : "", c->api_key);
+        hdrs[nh++] = (inngest_header){bearer ? "Authorization" : "api-key", auth};
+    }
+    return nh;
+}
+
+/* No answer arrived (refused, reset, DNS, the timeout): says so in `err`. */
+static void no_answer(int rc, const inngest_error *terr, inngest_error *err,
+                      inngest_ai_call_info *info) {
+    int timeout = rc == INNGEST_ETIMEOUT;
+    inngest_error_set(err, timeout ? INNGEST_ETIMEOUT : INNGEST_EHTTP, "model server %s: %s",
+                      timeout ? "timed out" : "unreachable", terr->message);
+    if (err)
+        snprintf(err->name, sizeof(err->name), "%s",
+                 timeout ? "APITimeoutError" : "APIConnectionError");
+    info->http_status = 0;
+}
+
+/* The wait before the next attempt in ms, or -1 to stop: the retry policy (retry.c) over
+ * the answer's status and headers (none when `status` is 0). */
+static long next_delay(inngest_ai_client *c, int attempt, const inngest_http_response *res,
+                       int status, const char *should, const char *code) {
+    struct ing_retry_in in = {
+        .attempt = attempt,
+        .max_retries = c->max_retries,
+        .status = status,
+        .retry_after_ms = status ? inngest_http_response_header(res, "retry-after-ms") : NULL,
+        .retry_after = status ? inngest_http_response_header(res, "retry-after") : NULL,
+        .should_retry = should,
+        .error_code = code && *code ? code : NULL,
+        .rand01 = c->random_fn(c->random_user),
+        .now_s = (long)time(NULL)};
+    return ing_retry_delay_ms(&in);
+}
+
 static int send_with_retries(inngest_ai_client *c, const char *path, json_t *body,
                              struct stream_ctx *sctx, inngest_http_response *res,
                              inngest_ai_call_info *info, inngest_error *err) {
@@ -721,16 +767,7 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     char auth[1024] = "", ua[64];
     inngest_header hdrs[5];
-    size_t nh = 0;
-    hdrs[nh++] = (inngest_header){"Content-Type", "application/json"};
-    hdrs[nh++] = (inngest_header){"Accept", sctx ? "text/event-stream" : "application/json"};
-    snprintf(ua, sizeof(ua), "inngest-c/%s", INNGEST_VERSION);
-    hdrs[nh++] = (inngest_header){"User-Agent", ua};
-    if (c->api_key[0]) {
-        int bearer = !strcmp(c->auth_style, "bearer");
-        snprintf(auth, sizeof(auth), "%s%s", bearer ? "Bearer " : "", c->api_key);
-        hdrs[nh++] = (inngest_header){bearer ? "Authorization" : "api-key", auth};
-    }
+    size_t nh = model_headers(c, sctx != NULL, auth, sizeof(auth), ua, sizeof(ua), hdrs);
     int rc;
     inngest_ai_call_info local;
     if (!info)
@@ -757,18 +794,9 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
         const char *should = NULL, *code = NULL;
         int status = 0;
         if (rc != INNGEST_OK) {
-            /* No answer: connection refused, reset, DNS, or the timeout. */
-            int timeout = rc == INNGEST_ETIMEOUT;
-            inngest_error_set(err, timeout ? INNGEST_ETIMEOUT : INNGEST_EHTTP,
-                              "model server %s: %s", timeout ? "timed out" : "unreachable",
-                              terr.message);
-            if (err)
-                snprintf(err->name, sizeof(err->name), "%s",
-                         timeout ? "APITimeoutError" : "APIConnectionError");
-            info->http_status = 0;
-            /* A half-delivered stream is never replayed. */
+            no_answer(rc, &terr, err, info);
             if (sctx && sctx->acc.deltas > 0)
-                break;
+                break; /* a half-delivered stream is never replayed */
         } else if (res->status >= 200 && res->status < 300) {
             note(info, res);
             rc = INNGEST_OK;
@@ -787,17 +815,7 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
             should = inngest_http_response_header(res, "x-should-retry");
             code = info->error_code;
         }
-        struct ing_retry_in in = {
-            .attempt = attempt,
-            .max_retries = c->max_retries,
-            .status = status,
-            .retry_after_ms = status ? inngest_http_response_header(res, "retry-after-ms") : NULL,
-            .retry_after = status ? inngest_http_response_header(res, "retry-after") : NULL,
-            .should_retry = should,
-            .error_code = code && *code ? code : NULL,
-            .rand01 = c->random_fn(c->random_user),
-            .now_s = (long)time(NULL)};
-        long delay = ing_retry_delay_ms(&in);
+        long delay = next_delay(c, attempt, res, status, should, code);
         if (delay < 0)
             break;
         if (delay > c->max_retry_wait_ms) {
