@@ -69,14 +69,17 @@ function startHost(env) {
 }
 
 /** A fake OpenAI-compatible server: chat completions (plain and streamed) and embeddings.
- * The first streamed answer stops after its first part until release() is called (the test
- * calls it once the page showed that part), so "shown while streaming" is checked on an
- * event, not within a time window. */
+ * The first streamed answer (and the first after each holdNext()) stops after its first
+ * part until release() is called (the test calls it once the page showed that part), so
+ * "shown while streaming" is checked on an event, not within a time window. */
 function startFakeModel() {
   const ANSWER = ["inngest-c is ", "an Inngest SDK ", "written in C [1]."];
-  let release;
-  const gate = new Promise((r) => (release = r));
-  let gated = false;
+  let release, gate, gated;
+  const arm = () => {
+    gate = new Promise((r) => (release = r));
+    gated = false;
+  };
+  arm();
   const srv = createHttpServer((req, res) => {
     let body = "";
     req.on("data", (d) => (body += d));
@@ -115,7 +118,8 @@ function startFakeModel() {
   });
   return new Promise((resolve) => srv.listen(0, "127.0.0.1", () => resolve({
     url: `http://127.0.0.1:${srv.address().port}`,
-    release,
+    release: () => release(),
+    holdNext: arm,
     close: () => {
       release();
       return new Promise((r) => srv.close(r));
@@ -166,7 +170,7 @@ function check(cond, what) {
 }
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "inngest-e2e-"));
-let host, host2, browser, model, emu;
+let host, host2, host3, browser, model, emu;
 try {
   host = await startHost({ INNGEST_DEV: `http://127.0.0.1:${await closedPort()}`,
                            RAG_STORE_PATH: path.join(tmp, "down.db"), OPENAI_API_KEY: "" });
@@ -267,12 +271,40 @@ try {
   await page2.click("#docs summary");
   await page2.screenshot({ path: path.join(shotDir, "chat-documents.png"), fullPage: true });
   console.log("screenshot: " + path.join(shotDir, "chat-documents.png"));
+
+  // Inngest mode with CHAT_GENERATE_MODE=run: the host generates the answer in a durable
+  // step and the page shows its tokens as they come, then the saved result.
+  host3 = await startHost({
+    INNGEST_DEV: emu.url, OPENAI_API_KEY: "sk-e2e", OPENAI_BASE_URL: model.url + "/v1",
+    OPENAI_EMBEDDING_DIMENSIONS: "16", RAG_STORE_PATH: path.join(tmp, "chat-run.db"),
+    CHAT_GENERATE_MODE: "run",
+  });
+  const sync3 = await emu.syncApp(host3.base + "/api/inngest");
+  check(sync3.response?.status === 200, "the emulator synced the run-mode host");
+  const page3 = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+  await page3.goto(host3.base + "/");
+  await page3.check("#use-inngest");
+  model.holdNext();
+  await page3.fill("#question", "What is inngest-c?");
+  await page3.click("#send");
+  const third = page3.locator(".msg.assistant").first();
+  await page3.waitForFunction(() => {
+    const t = document.querySelector(".msg.assistant .text");
+    return t && t.textContent === "inngest-c is ";
+  }, null, { timeout: 30000 });
+  check((await third.locator(".meta").count()) === 0, "Inngest run mode shows the answer while it is generated");
+  model.release();
+  await third.locator(".meta").waitFor({ timeout: 20000 });
+  check((await third.locator(".text").textContent()) === "inngest-c is an Inngest SDK written in C [1].",
+        "Inngest run mode ends with the saved answer");
+  const meta3 = await third.locator(".meta").textContent();
+  check(/^inngest · .*run /.test(meta3), "Inngest run mode shows mode and run: " + meta3);
 } catch (e) {
   console.error(e.stack || String(e));
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close();
-  await Promise.all([host, host2].filter(Boolean).map(stopHost));
+  await Promise.all([host, host2, host3].filter(Boolean).map(stopHost));
   if (emu) await emu.stop();
   if (model) await model.close();
   rmSync(tmp, { recursive: true, force: true });
