@@ -318,7 +318,7 @@ static void check_signed(const char *method, const inngest_http_response *res) {
     int n = 0;
     FUZZ_ASSERT(sscanf(h, "t=%lld&s=%64[0-9a-f]%n", &t, s, &n) == 2 && h[n] == '\0');
     FUZZ_ASSERT(strlen(s) == 64 && t == NOW_S);
-    const char *key = KEY + strlen("signkey-test-");
+    const char *key = &KEY[sizeof("signkey-test-") - 1];
     char tbuf[24];
     int tl = snprintf(tbuf, sizeof tbuf, "%lld", t);
     size_t mlen = res->body_len + (size_t)tl;

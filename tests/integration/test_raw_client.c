@@ -60,7 +60,7 @@ static void stop(struct env *e) {
 /* HMAC-SHA256 over body || decimal t, keyed with the key text after "signkey-test-", as hex
  * (the protocol's signature, computed without the SDK). */
 static void hmac_hex(const char *body, size_t len, long long t, char out[65]) {
-    const char *key = KEY + strlen("signkey-test-");
+    const char *key = &KEY[sizeof("signkey-test-") - 1];
     char ts[24];
     int tl = snprintf(ts, sizeof(ts), "%lld", t);
     char *msg = malloc(len + (size_t)tl + 1);
