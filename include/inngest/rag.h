@@ -164,9 +164,10 @@ typedef struct inngest_rag_document {
     const char *metadata; /* optional JSON text, stored as is */
 } inngest_rag_document;
 
-/* What a put or an ingestion did with a document. Its own values, not step statuses. */
+/* What a put or an ingestion did with a document. Its own values (from 0x200), equal to no
+ * status code and no flag. */
 typedef enum inngest_rag_status {
-    INNGEST_RAG_ADDED = 0x100, /* new key */
+    INNGEST_RAG_ADDED = 0x200, /* new key */
     INNGEST_RAG_REPLACED,      /* the key held other content */
     INNGEST_RAG_UNCHANGED,     /* the key held this content already: nothing written */
 } inngest_rag_status;
