@@ -238,7 +238,7 @@ INNGEST_API int inngest_rag_store_put_staged(inngest_rag_store *s, inngest_rag_e
 typedef enum inngest_rag_mode {
     INNGEST_RAG_HYBRID = 0, /* vector and keyword rankings fused (needs text and vector) */
     INNGEST_RAG_VECTOR,     /* cosine similarity only (needs vector) */
-    INNGEST_RAG_KEYWORD,    /* BM25 only (needs text) */
+    INNGEST_RAG_KEYWORD,    /* keyword ranking only (needs text) */
 } inngest_rag_mode;
 
 typedef struct inngest_rag_query {
@@ -260,7 +260,8 @@ typedef struct inngest_rag_hit {
                             (keyword evidence over the query's best, plus the weighted
                             vector evidence; see docs/rag.md); vector: cosine */
     double vector_score; /* float32 cosine (vector and hybrid modes), else 0 */
-    double keyword_score;/* -bm25 (higher is better), 0 when not matched */
+    double keyword_score;/* the backend's keyword score, higher is better (SQLite: -BM25);
+                            0 when not matched */
     int vector_rank, keyword_rank; /* 1-based ranks in each list; 0 = absent */
 } inngest_rag_hit;
 
