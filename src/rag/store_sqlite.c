@@ -56,8 +56,9 @@ static const char *const cached_sql[ST_COUNT] = {
                        " c.position FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
                        " WHERE chunks_fts MATCH ?1 ORDER BY score, f.rowid",
     [ST_VECTOR] = "SELECT f32 FROM vectors WHERE chunk_id = ?",
-    [ST_CHUNK] = "SELECT c.position, c.text, d.key, d.source, d.title"
-                 " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+    /* In parentheses: clang's -Wstring-concatenation asks for them in an array of strings. */
+    [ST_CHUNK] = ("SELECT c.position, c.text, d.key, d.source, d.title"
+                  " FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?"),
 };
 
 /* A cached statement, reset and ready to bind; NULL when it cannot be prepared. */
