@@ -218,7 +218,8 @@ size_t host_relay_read(host_relay *r, const char *key, host_relay_cursor *cur, c
         n = e->len - cur->offset;
         if (n > cap)
             n = inngest_utf8_cut(e->text + cur->offset, n, cap);
-        memcpy(buf, e->text + cur->offset, n);
+        if (n > 0) /* an answer that has begun may hold no text yet */
+            memcpy(buf, e->text + cur->offset, n);
         cur->offset += n;
     }
     pthread_mutex_unlock(&r->mu);

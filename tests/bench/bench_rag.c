@@ -482,7 +482,7 @@ static void bench_ingest(int docs, int repeat) {
             static const char *const sfx[] = {"", "-wal", "-shm"};
             for (int i = 0; i < 3; i++) {
                 char p[640];
-                snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+                snprintf(p, sizeof(p), "%s/ingest-%d-%d.db%s", dir, fast, r, sfx[i]);
                 unlink(p);
             }
         }
