@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The chat functions (functions/chat.c, functions/ingest_document.c) driven through the
+ * The chat functions (functions/chat*.c, functions/ingest_document.c) driven through the
  * test engine with a temporary store and the hashing embedder: the ops handle-chat emits
  * in each generate mode (ai.infer, step.run with a fake transport, offline), the errors it
  * turns model failures into, its output, and ingest-document's steps and stored result
