@@ -199,7 +199,9 @@ class Run {
 export class Emulator {
     // opts: signingKey (cloud-like server when set), eventKey (required on /e when set),
     // timeScale (default 1), retryDelayMs (fixed retry delay in real ms; default: the
-    // server's table scaled by timeScale), serverKind ("dev" | "cloud"), log (fn).
+    // server's table scaled by timeScale), serverKind ("dev" | "cloud"), log (fn),
+    // holdCall (async fn(run, item), awaited before each call is sent: a test holds a call
+    // back, e.g. a retry until the app it goes to is up again).
     constructor(opts = {}) {
         this.signingKey = opts.signingKey || null;
         this.eventKey = opts.eventKey || null;
@@ -207,6 +209,7 @@ export class Emulator {
         this.retryDelayMs = opts.retryDelayMs ?? null;
         // Real ms waited before every dispatch, standing for the server's queue (benchmarks).
         this.dispatchDelayMs = opts.dispatchDelayMs ?? 0;
+        this.holdCall = opts.holdCall || null;
         this.serverKind = opts.serverKind || (this.signingKey ? "cloud" : "dev");
         this.log = opts.log || (() => {});
         this.apps = new Map(); // appName -> app
@@ -698,6 +701,10 @@ export class Emulator {
         if (run.status !== "Running" || this.closed) return;
         run.inflight++;
         try {
+            if (this.holdCall) {
+                await this.holdCall(run, item);
+                if (run.status !== "Running" || this.closed) return;
+            }
             await this.execute(run, item);
         } catch (err) {
             this.log(`run ${run.id}: ${err.stack || err}`);

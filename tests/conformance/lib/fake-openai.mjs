@@ -5,11 +5,25 @@
 //   "fail-always ..."         every request gets 500
 //   anything else             200 with content "echo: <prompt>" (streamed in pieces when
 //                             the request says "stream": true)
+//   "hold:<token> ..."        the same, but the first streamed request for <token> stops
+//                             after its first piece until release(<token>) is called (or
+//                             the client goes away); held(<token>) resolves once it stopped
 import { listen, readBody, sendJson, tryJson } from "./http.mjs";
 
 export async function startFakeOpenAI() {
     const seen = new Set();
     const requests = [];
+    const holds = new Map(); // token -> {reached, onReached, go, release}
+    const hold = (token) => {
+        let h = holds.get(token);
+        if (!h) {
+            h = {};
+            h.reached = new Promise((r) => (h.onReached = r));
+            h.go = new Promise((r) => (h.release = r));
+            holds.set(token, h);
+        }
+        return h;
+    };
     const srv = await listen(async (req, res) => {
         const body = await readBody(req);
         const json = tryJson(body);
@@ -36,8 +50,19 @@ export async function startFakeOpenAI() {
             // then the usage chunk and [DONE].
             const chunk = (o) => `data: ${JSON.stringify({ id: "chatcmpl-fake", object: "chat.completion.chunk", model: json.model, ...o })}\n\n`;
             res.writeHead(200, { "Content-Type": "text/event-stream" });
-            for (const piece of `echo: ${prompt}`.match(/\S+\s*|\s+/g) || []) {
+            const held = /^hold:(\S+)/.exec(prompt);
+            const h = held && !seen.has(`hold:${held[1]}`) ? hold(held[1]) : null;
+            if (h) seen.add(`hold:${held[1]}`);
+            let closed = false;
+            const gone = new Promise((r) => res.on("close", () => r((closed = true))));
+            for (const [i, piece] of (`echo: ${prompt}`.match(/\S+\s*|\s+/g) || []).entries()) {
                 res.write(chunk({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] }));
+                if (i === 0 && h) {
+                    record.held = true;
+                    h.onReached();
+                    await Promise.race([h.go, gone]);
+                    if (closed) return undefined; // the client went away mid-answer
+                }
             }
             res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }));
             res.write(chunk({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 } }));
@@ -52,5 +77,14 @@ export async function startFakeOpenAI() {
             usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
         });
     });
-    return { url: srv.url, requests, close: srv.close };
+    return {
+        url: srv.url,
+        requests,
+        held: (token) => hold(token).reached,
+        release: (token) => hold(token).release(),
+        close: () => {
+            for (const h of holds.values()) h.release();
+            return srv.close();
+        },
+    };
 }
