@@ -109,47 +109,88 @@ int ing_hexval(char c) {
     return -1;
 }
 
-int ing_query_get(const char *query, const char *name, char *out, size_t out_len) {
+const char *ing_pair_find(const char *list, char sep, int flags, const char *name, size_t *vlen) {
     size_t nlen = strlen(name);
-    const char *p = query;
-    while (p && *p) {
-        const char *end = strchr(p, '&');
+    for (const char *p = list; p && *p;) {
+        if (flags & ING_PAIR_OWS)
+            while (*p == ' ')
+                p++;
+        const char *end = strchr(p, sep);
         size_t seg = end ? (size_t)(end - p) : strlen(p);
-        if (seg >= nlen && strncmp(p, name, nlen) == 0 && (seg == nlen || p[nlen] == '=')) {
-            const char *v = seg == nlen ? p + seg : p + nlen + 1;
-            const char *vend = p + seg;
-            size_t o = 0;
-            while (v < vend) {
-                char c = *v;
-                if (c == '+') {
-                    c = ' ';
-                    v++;
-                } else if (c == '%') {
-                    if (vend - v < 3 || ing_hexval(v[1]) < 0 || ing_hexval(v[2]) < 0)
-                        return -1;
-                    c = (char)(ing_hexval(v[1]) * 16 + ing_hexval(v[2]));
-                    v += 3;
-                } else {
-                    v++;
-                }
-                if (o + 1 >= out_len)
-                    return -1;
-                out[o++] = c;
+        if (seg >= nlen && strncmp(p, name, nlen) == 0) {
+            if (seg > nlen && p[nlen] == '=') {
+                *vlen = seg - nlen - 1;
+                return p + nlen + 1;
             }
-            if (out_len == 0)
-                return -1;
-            out[o] = '\0';
-            return 1;
+            if (seg == nlen && (flags & ING_PAIR_BARE)) {
+                *vlen = 0;
+                return p + seg;
+            }
         }
         p = end ? end + 1 : NULL;
     }
-    return 0;
+    return NULL;
+}
+
+int ing_pair_get(const char *list, char sep, int flags, const char *name, char *out,
+                 size_t out_len) {
+    size_t vl;
+    const char *v = ing_pair_find(list, sep, flags, name, &vl);
+    if (!v)
+        return 0;
+    if (vl >= out_len)
+        return -1;
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    return 1;
+}
+
+int ing_query_get(const char *query, const char *name, char *out, size_t out_len) {
+    size_t vl;
+    const char *v = ing_pair_find(query, '&', ING_PAIR_BARE, name, &vl);
+    if (!v)
+        return 0;
+    const char *vend = v + vl;
+    size_t o = 0;
+    while (v < vend) {
+        char c = *v;
+        if (c == '+') {
+            c = ' ';
+            v++;
+        } else if (c == '%') {
+            if (vend - v < 3 || ing_hexval(v[1]) < 0 || ing_hexval(v[2]) < 0)
+                return -1;
+            c = (char)(ing_hexval(v[1]) * 16 + ing_hexval(v[2]));
+            v += 3;
+        } else {
+            v++;
+        }
+        if (o + 1 >= out_len)
+            return -1;
+        out[o++] = c;
+    }
+    if (out_len == 0)
+        return -1;
+    out[o] = '\0';
+    return 1;
 }
 
 int inngest_http_request_query(const inngest_http_request *req, const char *name, char *out,
                                size_t out_len) {
     const char *q = req && req->url ? strchr(req->url, '?') : NULL;
     return q ? ing_query_get(q + 1, name, out, out_len) : 0;
+}
+
+int inngest_http_request_cookie(const inngest_http_request *req, const char *name, char *out,
+                                size_t out_len) {
+    for (size_t i = 0; req && i < req->header_count; i++) {
+        if (!req->headers[i].name || strcasecmp(req->headers[i].name, "Cookie") != 0)
+            continue;
+        int rc = ing_pair_get(req->headers[i].value, ';', ING_PAIR_OWS, name, out, out_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 char *ing_url_encode(const char *s) {

@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small HTTP helpers shared by the core: query-string lookup with percent-decoding and
- * URL assembly. Standard library only.
+ * Small HTTP helpers shared by the core: name=value lists, query-string lookup with
+ * percent-decoding and URL assembly. Standard library only.
  */
 #ifndef ING_HTTP_H
 #define ING_HTTP_H
 
 #include <stddef.h>
+
+/* Pairs `name=value` in a list separated by one character: a query string ('&'), the
+ * X-Inngest-Signature header ('&'), a Cookie header (';'). Flags: */
+#define ING_PAIR_BARE 1 /* a bare `name` (no '=') is present with an empty value */
+#define ING_PAIR_OWS  2 /* spaces at the start of a pair are skipped ("a=1; b=2") */
+
+/* The raw value of the first pair named `name` (not decoded, not NUL-terminated, `*vlen`
+ * bytes), or NULL when there is none. */
+const char *ing_pair_find(const char *list, char sep, int flags, const char *name, size_t *vlen);
+
+/* Copies that raw value into `out` (`out_len` bytes with the NUL). Returns 1 when found,
+ * 0 when absent, -1 when it does not fit. */
+int ing_pair_get(const char *list, char sep, int flags, const char *name, char *out,
+                 size_t out_len);
 
 /* Finds `name` in the query string `query` (no leading '?'), percent-decodes its value
  * into `out` (at most `out_len` bytes including the NUL). Returns 1 when found, 0 when

@@ -123,28 +123,6 @@ int ing_ct_equal(const char *a, const char *b) {
     return CRYPTO_memcmp(a, b, la) == 0;
 }
 
-/* Reads the value of `name` from a "t=..&s=.." header into out; 1 when found. */
-static int sig_param(const char *header, const char *name, char *out, size_t out_len) {
-    size_t nl = strlen(name);
-    const char *p = header;
-    while (*p) {
-        const char *end = strchr(p, '&');
-        size_t seg = end ? (size_t)(end - p) : strlen(p);
-        if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vl = seg - nl - 1;
-            if (vl >= out_len)
-                return 0;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = '\0';
-            return 1;
-        }
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 int ing_sig_parse(const char *header, int64_t now_s, struct ing_sig_parsed *out, char *why,
                   size_t why_len) {
     char t[24];
@@ -152,8 +130,9 @@ int ing_sig_parse(const char *header, int64_t now_s, struct ing_sig_parsed *out,
         snprintf(why, why_len, "missing X-Inngest-Signature header");
         return INNGEST_ESIG;
     }
-    if (!sig_param(header, "t", t, sizeof(t)) ||
-        !sig_param(header, "s", out->s, sizeof(out->s))) {
+    /* "t=<unix seconds>&s=<hex>": a missing, bare or oversized field is malformed. */
+    if (ing_pair_get(header, '&', 0, "t", t, sizeof(t)) != 1 ||
+        ing_pair_get(header, '&', 0, "s", out->s, sizeof(out->s)) != 1) {
         snprintf(why, why_len, "malformed X-Inngest-Signature header");
         return INNGEST_ESIG;
     }

@@ -179,26 +179,6 @@ void host_guard_cleanup(struct host_guard *g) {
     memset(g, 0, sizeof(*g));
 }
 
-/* The value of cookie `name` in a Cookie header, copied into out; 0 when absent. */
-static int cookie_value(const char *header, const char *name, char *out, size_t n) {
-    size_t nl = strlen(name);
-    for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        size_t seg = strcspn(p, ";");
-        if (seg > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-            size_t vl = seg - nl - 1;
-            if (vl >= n)
-                return 0;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = '\0';
-            return 1;
-        }
-        p += seg;
-    }
-    return 0;
-}
-
 static int authenticated(const struct host_guard *g, const inngest_http_request *req) {
     const char *a = inngest_http_request_header(req, "Authorization");
     if (a && !strncasecmp(a, "Bearer ", 7)) {
@@ -208,8 +188,8 @@ static int authenticated(const struct host_guard *g, const inngest_http_request 
         return host_guard_ct_equal(t, g->token);
     }
     char v[512];
-    const char *c = inngest_http_request_header(req, "Cookie");
-    return c && cookie_value(c, HOST_GUARD_COOKIE, v, sizeof(v)) && host_guard_ct_equal(v, g->token);
+    return inngest_http_request_cookie(req, HOST_GUARD_COOKIE, v, sizeof(v)) == 1 &&
+           host_guard_ct_equal(v, g->token);
 }
 
 /* Whether a state-changing request comes from another site: Sec-Fetch-Site says so, or

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The helpers every layer shares, one of each: the query-string getter, the UTF-8 cut, the
- * environment loader and the host's error-code to HTTP status mapping. */
+/* The helpers every layer shares, one of each: the query-string and cookie getters, the UTF-8 cut,
+ * the environment loader and the host's error-code to HTTP status mapping. */
 #include "fmacros.h"
 
 #include <inngest/inngest.h>
@@ -25,6 +25,33 @@ TEST_CASE(query_getter) {
     CHECK_EQ_INT(query("/x?a=123456789012345", "a", v, sizeof(v)), 1); /* fits exactly */
     CHECK_EQ_INT(query("/x?a=%zz", "a", v, sizeof(v)), -1);      /* bad encoding */
     CHECK_EQ_INT(query("/x?a=%4", "a", v, sizeof(v)), -1);
+}
+
+static int cookie(const char *const *values, size_t n, const char *name, char *out, size_t len) {
+    inngest_header h[4];
+    for (size_t i = 0; i < n; i++)
+        h[i] = (inngest_header){.name = i % 2 ? "cookie" : "Cookie", .value = values[i]};
+    inngest_http_request req = {.method = "GET", .url = "/", .headers = h, .header_count = n};
+    return inngest_http_request_cookie(&req, name, out, len);
+}
+
+TEST_CASE(cookie_getter) {
+    char v[16];
+    const char *one[] = {"theme=dark;  sid=a%2Bb ;;x=;y"};
+    CHECK_EQ_INT(cookie(one, 1, "sid", v, sizeof(v)), 1);
+    CHECK_STR(v, "a%2Bb "); /* as sent: no decoding, nothing trimmed at the end */
+    CHECK_EQ_INT(cookie(one, 1, "theme", v, sizeof(v)), 1);
+    CHECK_STR(v, "dark");
+    CHECK_EQ_INT(cookie(one, 1, "x", v, sizeof(v)), 1); /* present, empty */
+    CHECK_STR(v, "");
+    CHECK_EQ_INT(cookie(one, 1, "y", v, sizeof(v)), 0); /* a bare name is no cookie */
+    CHECK_EQ_INT(cookie(one, 1, "the", v, sizeof(v)), 0);
+    CHECK_EQ_INT(cookie(one, 1, "dark", v, sizeof(v)), 0);
+    const char *two[] = {"a=1", "b=123456789012345"};
+    CHECK_EQ_INT(cookie(two, 2, "b", v, 15), -1); /* in the second header; too long */
+    CHECK_EQ_INT(cookie(two, 2, "b", v, sizeof(v)), 1);
+    CHECK_STR(v, "123456789012345");
+    CHECK_EQ_INT(cookie(two, 0, "a", v, sizeof(v)), 0);
 }
 
 TEST_CASE(utf8_cut) {

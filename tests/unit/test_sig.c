@@ -83,6 +83,12 @@ TEST_CASE(verify_window_and_keys) {
     CHECK_EQ_INT(verify(hdr, body, 1000000 - 200, &which), INNGEST_OK);   /* future, inside */
     CHECK_EQ_INT(verify(hdr, body, 1000000 - 400, &which), INNGEST_ESIG); /* too far ahead */
     CHECK_EQ_INT(verify(hdr, "{\"a\":2}", 1000000, &which), INNGEST_ESIG); /* tampered */
+    /* The fields are split at '&' as sent: a space makes "s" another field's name. */
+    char spaced[ING_SIG_HEADER_MAX + 1];
+    const char *amp = strchr(hdr, '&');
+    CHECK(amp != NULL);
+    snprintf(spaced, sizeof(spaced), "%.*s& %s", (int)(amp - hdr), hdr, amp + 1);
+    CHECK_EQ_INT(verify(spaced, body, 1000000, &which), INNGEST_ESIG);
 
     CHECK_EQ_INT(ing_sig_header(KEY_FALLB, body, strlen(body), 1000000, hdr), INNGEST_OK);
     CHECK_EQ_INT(verify(hdr, body, 1000000, &which), INNGEST_OK);
