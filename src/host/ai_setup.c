@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <inngest/env.h>
+
 #include "host/log.h"
 #include "host/metrics.h"
 
@@ -23,11 +25,10 @@ extern const struct inngest_ai_corpus_file inngest_ai_corpus[];
 extern const size_t inngest_ai_corpus_count;
 
 static const char *env_or(const char *name, const char *fallback) {
-    const char *v = getenv(name);
-    return v && *v ? v : fallback;
+    const char *v = inngest_env_get(NULL, NULL, name);
+    return v ? v : fallback;
 }
 
-/* mkdir -p of the folder that holds `path`. */
 /* The folder of a store given as a path or a sqlite: URI is created when missing; other
  * URIs name no folder. */
 static int make_parent(const char *uri, inngest_error *err) {
@@ -141,12 +142,12 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
     /* Where: --store, else RAG_STORE_URL, else RAG_STORE_PATH, else a file named after
      * the embedder. */
     char where[sizeof(ai->store_path)];
-    const char *url = getenv("RAG_STORE_URL"), *path = getenv("RAG_STORE_PATH");
+    const char *url = env_or("RAG_STORE_URL", NULL), *path = env_or("RAG_STORE_PATH", NULL);
     if (store_path && *store_path)
         snprintf(where, sizeof(where), "%s", store_path);
-    else if (url && *url)
+    else if (url)
         snprintf(where, sizeof(where), "%s", url);
-    else if (path && *path)
+    else if (path)
         snprintf(where, sizeof(where), "%s", path);
     else
         default_store_path(ai->embedder, where, sizeof(where));

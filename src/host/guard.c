@@ -119,17 +119,12 @@ static int add_host(struct host_guard *g, const char *name, size_t len, inngest_
     return INNGEST_OK;
 }
 
-static const char *env_or_null(const char *(*getenv_fn)(const char *), const char *name) {
-    const char *v = getenv_fn ? getenv_fn(name) : getenv(name);
-    return v && *v ? v : NULL;
-}
-
 int host_guard_init(struct host_guard *g, const inngest_app *app, const char *serve_path,
-                    const char *(*getenv_fn)(const char *name), inngest_error *err) {
+                    inngest_getenv_fn getenv_fn, void *getenv_user, inngest_error *err) {
     memset(g, 0, sizeof(*g));
     g->app = app;
     g->serve_path = serve_path;
-    const char *tok = env_or_null(getenv_fn, "HOST_AUTH_TOKEN");
+    const char *tok = inngest_env_get(getenv_fn, getenv_user, "HOST_AUTH_TOKEN");
     if (tok) {
         size_t n = strlen(tok);
         for (size_t i = 0; i < n; i++)
@@ -156,7 +151,7 @@ int host_guard_init(struct host_guard *g, const inngest_app *app, const char *se
         auth += 3;
         rc = add_host(g, auth, strcspn(auth, "/?#"), err);
     }
-    const char *list = env_or_null(getenv_fn, "HOST_ALLOWED_HOSTS");
+    const char *list = inngest_env_get(getenv_fn, getenv_user, "HOST_ALLOWED_HOSTS");
     for (const char *p = list; !rc && p && *p;) {
         while (*p == ' ' || *p == ',')
             p++;

@@ -36,10 +36,11 @@ struct host_guard {
 };
 
 /* Reads HOST_AUTH_TOKEN and HOST_ALLOWED_HOSTS (comma-separated names; "*" turns the Host
- * check off; a leading "." allows every name under it) through `getenv_fn` (NULL: getenv).
- * Returns INNGEST_OK, or INNGEST_ECONFIG with a message. */
+ * check off; a leading "." allows every name under it) through inngest_env_get(getenv_fn,
+ * getenv_user, ...) (NULL: getenv; empty is unset). Returns INNGEST_OK, or INNGEST_ECONFIG
+ * with a message. */
 int host_guard_init(struct host_guard *g, const inngest_app *app, const char *serve_path,
-                    const char *(*getenv_fn)(const char *name), inngest_error *err);
+                    inngest_getenv_fn getenv_fn, void *getenv_user, inngest_error *err);
 void host_guard_cleanup(struct host_guard *g);
 
 /* The inngest_server_opts.admit hook; `user` is a struct host_guard. Returns 1 to serve

@@ -91,10 +91,12 @@ static int parse_args(int argc, char **argv, struct host_args *a) {
         {"path", required_argument, NULL, 'P'}, {"dev", no_argument, NULL, 'd'},
         {"fixtures", no_argument, NULL, 'f'},   {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, '?'},       {NULL, 0, NULL, 0}};
-    a->host = getenv("HOST") && *getenv("HOST") ? getenv("HOST") : "127.0.0.1";
+    const char *host = inngest_env_get(NULL, NULL, "HOST");
+    const char *port = inngest_env_get(NULL, NULL, "PORT");
+    a->host = host ? host : "127.0.0.1";
     a->port = 3000;
     a->path = "/api/inngest";
-    if (getenv("PORT") && *getenv("PORT") && parse_port(getenv("PORT"), &a->port)) {
+    if (port && parse_port(port, &a->port)) {
         fprintf(stderr, "inngest-host: PORT must be a number from 0 to 65535\n");
         return 2;
     }
@@ -174,9 +176,8 @@ static void print_startup(const inngest_app *app, const struct host_args *a, int
             inngest_app_function_count(app));
     /* Which of two settings that disagree wins, and what cloud mode without a public
      * origin does, said at start rather than discovered later. */
-    const char *dev_env = getenv("INNGEST_DEV");
-    if (getenv("INNGEST_SIGNING_KEY") && *getenv("INNGEST_SIGNING_KEY") &&
-        (a->dev || (dev_env && *dev_env)))
+    if (inngest_env_get(NULL, NULL, "INNGEST_SIGNING_KEY") &&
+        (a->dev || inngest_env_get(NULL, NULL, "INNGEST_DEV")))
         log_msg(inngest_app_is_dev(app) ? LOG_WARN : LOG_INFO,
                 inngest_app_is_dev(app)
                     ? "%s and INNGEST_SIGNING_KEY are both set: dev mode wins, so requests to "
@@ -204,7 +205,7 @@ static void print_startup(const inngest_app *app, const struct host_args *a, int
 static int check_exposure(const struct host_args *a, const struct host_guard *g) {
     if (g->token || host_guard_is_loopback(a->host))
         return 0;
-    const char *opt = getenv("HOST_ALLOW_UNAUTHENTICATED");
+    const char *opt = inngest_env_get(NULL, NULL, "HOST_ALLOW_UNAUTHENTICATED");
     if (opt && !strcmp(opt, "1")) {
         log_msg(LOG_WARN, "HOST_ALLOW_UNAUTHENTICATED=1: listening on %s WITHOUT a token; anyone "
                           "who can reach this address can use /api/chat, change the knowledge "
@@ -288,8 +289,7 @@ int main(int argc, char **argv) {
     inngest_error_clear(&err);
     inngest_app_opts opts = {.mode = args.dev ? INNGEST_MODE_DEV : INNGEST_MODE_FROM_ENV};
     /* The host's own default app id (the SDK's is "inngest-c-app"); INNGEST_APP_ID wins. */
-    const char *app_id = getenv("INNGEST_APP_ID");
-    if (!app_id || !*app_id)
+    if (!inngest_env_get(NULL, NULL, "INNGEST_APP_ID"))
         opts.app_id = HOST_DEFAULT_APP_ID;
     inngest_app *app = inngest_app_create(&opts, &err);
     inngest_server *srv = NULL;
@@ -306,7 +306,7 @@ int main(int argc, char **argv) {
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
     }
-    if (host_guard_init(&guard, app, args.path, NULL, &err) != INNGEST_OK) {
+    if (host_guard_init(&guard, app, args.path, NULL, NULL, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "configuration error: %s", err.message);
         goto out;
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inngest/env.h"
 #include "rag/rag_internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -163,7 +164,7 @@ __attribute__((target("avx512f"))) static float dot_f32_avx512(const float *a, c
 #endif /* ING_X86 */
 
 ing_dot_i8_fn ing_kernel_dot_i8(const char **name) {
-    const char *force = getenv("INNGEST_RAG_KERNEL");
+    const char *force = inngest_env_get(NULL, NULL, "INNGEST_RAG_KERNEL");
 #ifdef ING_X86
     __builtin_cpu_init();
     if ((!force || !strcmp(force, "avx512vnni")) && __builtin_cpu_supports("avx512f") &&

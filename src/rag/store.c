@@ -31,6 +31,8 @@
 /* Rescoring candidates: 5 per result wanted, at least this many. */
 #define RESCORE_PER_RESULT 5
 #define RESCORE_MIN 50
+/* The most scan threads INNGEST_RAG_THREADS may ask for (a search uses at most 16). */
+#define ENV_THREADS_MAX 1024
 
 struct inngest_rag_store {
     struct ing_rag_backend *be;
@@ -165,8 +167,12 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
     pthread_rwlock_init(&s->ix_mu, NULL);
     s->threads = opts && opts->threads > 0 ? opts->threads : 0;
     if (!s->threads) {
-        const char *t = getenv("INNGEST_RAG_THREADS");
-        s->threads = t && atoi(t) > 0 ? atoi(t) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        long t = 0;
+        if (inngest_env_long(NULL, NULL, "INNGEST_RAG_THREADS", 0, 1, ENV_THREADS_MAX, &t, err)) {
+            inngest_rag_store_destroy(s);
+            return NULL;
+        }
+        s->threads = t ? (int)t : (int)sysconf(_SC_NPROCESSORS_ONLN);
         if (s->threads < 1)
             s->threads = 1;
     }

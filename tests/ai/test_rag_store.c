@@ -415,6 +415,33 @@ TEST_CASE(store_uris) {
     inngest_rag_embedder_destroy(e);
 }
 
+/* INNGEST_RAG_THREADS is read by the environment loader: a bad value is an error naming
+ * it, an empty one is unset, and opts.threads wins over it. */
+TEST_CASE(threads_from_environment) {
+    char path[1024];
+    inngest_error err;
+    rag_test_path("threads.db", path, sizeof(path));
+    const char *bad[] = {"abc", "0", "-2", "4x", "1025"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("INNGEST_RAG_THREADS", bad[i], 1);
+        CHECK(inngest_rag_store_create(path, NULL, &err) == NULL);
+        CHECK_EQ_INT(err.code, INNGEST_ECONFIG);
+        CHECK(strstr(err.message, "INNGEST_RAG_THREADS") != NULL);
+    }
+    inngest_rag_store_opts o = {.threads = 2};
+    inngest_rag_store *s = inngest_rag_store_create(path, &o, &err);
+    CHECK(s != NULL);
+    inngest_rag_store_destroy(s);
+    const char *good[] = {"", "3"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setenv("INNGEST_RAG_THREADS", good[i], 1);
+        s = inngest_rag_store_create(path, NULL, &err);
+        CHECK(s != NULL);
+        inngest_rag_store_destroy(s);
+    }
+    unsetenv("INNGEST_RAG_THREADS");
+}
+
 /* Two stores over one file stand for two replicas over a shared backend: what one writes,
  * the other's in-memory index shows after ing_rag_store_apply_change(). */
 TEST_CASE(changes_from_another_writer) {

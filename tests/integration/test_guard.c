@@ -18,9 +18,9 @@
 #include "host/routes.h"
 #include "testutil.h"
 
-static const char *const *env_table;
-static const char *env_lookup(const char *name) {
-    for (const char *const *p = env_table; p && *p; p += 2)
+/* An inngest_getenv_fn over a {name, value, ..., NULL} table (the user pointer). */
+static const char *env_lookup(void *user, const char *name) {
+    for (const char *const *p = user; p && *p; p += 2)
         if (!strcmp(p[0], name))
             return p[1];
     return NULL;
@@ -45,8 +45,8 @@ static void start(struct env *e, int dev, const char *const *vars) {
     e->app = inngest_app_create(&o, &err);
     CHECK(e->app);
     inngest_app_freeze(e->app);
-    env_table = vars;
-    CHECK_EQ_INT(host_guard_init(&e->guard, e->app, "/api/inngest", env_lookup, &err), INNGEST_OK);
+    CHECK_EQ_INT(host_guard_init(&e->guard, e->app, "/api/inngest", env_lookup, (void *)vars, &err),
+                 INNGEST_OK);
     e->routes.app = e->app;
     inngest_server_opts so = {.host = "127.0.0.1",
                               .port = 0,
@@ -239,8 +239,8 @@ TEST_CASE(bad_token_settings_refused) {
     inngest_app *app = inngest_app_create(&o, &err);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct host_guard g;
-        env_table = cases[i];
-        CHECK_EQ_INT(host_guard_init(&g, app, "/api/inngest", env_lookup, &err), INNGEST_ECONFIG);
+        CHECK_EQ_INT(host_guard_init(&g, app, "/api/inngest", env_lookup, (void *)cases[i], &err),
+                     INNGEST_ECONFIG);
         CHECK(strstr(err.message, cases[i][0]));
     }
     inngest_app_destroy(app);
