@@ -18,6 +18,7 @@
  */
 #include "fmacros.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +49,12 @@ static const char *const cached_sql[ST_COUNT] = {
     /* The best chunks by BM25 first, then their documents: joining inside the ranking
      * would look up every matching chunk, not only the ones kept. */
     [ST_KEYWORD] = "SELECT f.id, f.score, c.doc_id, c.position FROM"
-                   " (SELECT rowid AS id, bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts"
-                   " WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2) f"
+                   " (SELECT rowid AS id, ing_bm25(chunks_fts, ?2, 2.0, 1.0) AS score"
+                   " FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY score LIMIT ?2) f"
                    " JOIN chunks c ON c.id = f.id ORDER BY f.score, f.id",
-    /* With a source filter: every match, filtered by document as it is read. */
-    [ST_KEYWORD_ALL] = "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0) AS score, c.doc_id,"
+    /* With a source filter: every match, filtered by document as it is read (so no row
+     * may be skipped: ing_bm25's bound is 0). */
+    [ST_KEYWORD_ALL] = "SELECT f.rowid, ing_bm25(chunks_fts, 0, 2.0, 1.0) AS score, c.doc_id,"
                        " c.position FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
                        " WHERE chunks_fts MATCH ?1 ORDER BY score, f.rowid",
     [ST_VECTOR] = "SELECT f32 FROM vectors WHERE chunk_id = ?",
@@ -550,6 +552,167 @@ static int sq_filter(struct ing_rag_backend *b, const char *const *sources, size
     return rc;
 }
 
+/* ---- ing_bm25: FTS5's BM25 that skips the rows that cannot make the top --------------------
+ *
+ * ing_bm25(chunks_fts, want, weight_title, weight_text) is FTS5's bm25(chunks_fts,
+ * weight_title, weight_text), the same formula computed in the same order (k1 = 1.2,
+ * b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, term frequencies weighted
+ * by column, length normalised by the row's tokens against the average), negative, lower is
+ * better. What it adds, when want > 0: it keeps the `want` best scores seen so far in this
+ * query and, for each further row, first bounds the row's score from above by taking its
+ * length as 0 (the length factor only lowers a score); when even that bound is below the
+ * want-th best so far, the row cannot be among the best `want` and is given 1.0 (after every
+ * real score) without reading its length. Reading each matching row's length (a lookup in
+ * FTS5's docsize table) and its instances was most of an OR query's time: a question's
+ * common word ("perl", "file") matches thousands of chunks that hold nothing else of it.
+ * The best `want` rows, and their scores, are exactly bm25()'s. */
+
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+struct bm25_query {
+    int nphrase;
+    double avgdl;
+    double *idf, *freq; /* nphrase each */
+    size_t want, nheap;
+    double *heap;       /* min-heap of the best `want` scores so far (positive) */
+    sqlite3_int64 last; /* the row scored last, and its result: SQLite may ask twice */
+    double last_result;
+    int have_last;
+};
+
+static int bm25_count(const Fts5ExtensionApi *api, Fts5Context *fts, void *user) {
+    (void)api;
+    (void)fts;
+    (*(sqlite3_int64 *)user)++;
+    return SQLITE_OK;
+}
+
+/* The query's constants, computed on its first row (as bm25() does). */
+static int bm25_setup(const Fts5ExtensionApi *api, Fts5Context *fts, size_t want,
+                      struct bm25_query **out) {
+    struct bm25_query *q = api->xGetAuxdata(fts, 0);
+    if (q) {
+        *out = q;
+        return SQLITE_OK;
+    }
+    int nphrase = api->xPhraseCount(fts);
+    q = calloc(1, sizeof(*q) + (2 * (size_t)nphrase + want) * sizeof(double));
+    if (!q)
+        return SQLITE_NOMEM;
+    q->nphrase = nphrase;
+    q->idf = (double *)(q + 1);
+    q->freq = q->idf + nphrase;
+    q->heap = q->freq + nphrase;
+    q->want = want;
+    sqlite3_int64 nrow = 0, ntoken = 0;
+    int rc = api->xRowCount(fts, &nrow);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, -1, &ntoken);
+    if (rc == SQLITE_OK)
+        q->avgdl = (double)ntoken / (double)(nrow > 0 ? nrow : 1);
+    for (int i = 0; rc == SQLITE_OK && i < nphrase; i++) {
+        sqlite3_int64 nhit = 0;
+        rc = api->xQueryPhrase(fts, i, &nhit, bm25_count);
+        double idf = log((nrow - nhit + 0.5) / (nhit + 0.5));
+        q->idf[i] = idf <= 0.0 ? 1e-6 : idf;
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xSetAuxdata(fts, q, free);
+    if (rc != SQLITE_OK) {
+        free(q);
+        return rc;
+    }
+    *out = q;
+    return SQLITE_OK;
+}
+
+/* Sum over phrases of idf * tf (k1 + 1) / (tf + k1 (1 - b + b D / avgdl)). */
+static double bm25_sum(const struct bm25_query *q, double len) {
+    double score = 0.0;
+    for (int i = 0; i < q->nphrase; i++)
+        score += q->idf[i] * ((q->freq[i] * (BM25_K1 + 1.0)) /
+                              (q->freq[i] + BM25_K1 * (1 - BM25_B + BM25_B * len / q->avgdl)));
+    return score;
+}
+
+/* Adds a score to the min-heap of the best `want`. */
+static void bm25_keep(struct bm25_query *q, double score) {
+    double *h = q->heap;
+    size_t i;
+    if (q->nheap < q->want) {
+        for (i = q->nheap++; i > 0 && h[(i - 1) / 2] > score; i = (i - 1) / 2)
+            h[i] = h[(i - 1) / 2];
+        h[i] = score;
+        return;
+    }
+    if (score <= h[0])
+        return;
+    for (i = 0;;) {
+        size_t c = 2 * i + 1;
+        if (c >= q->nheap)
+            break;
+        if (c + 1 < q->nheap && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= score)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = score;
+}
+
+static void bm25_function(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
+                          int nval, sqlite3_value **val) {
+    sqlite3_int64 want = nval > 0 ? sqlite3_value_int64(val[0]) : 0;
+    struct bm25_query *q = NULL;
+    int rc = bm25_setup(api, fts, want > 0 ? (size_t)want : 0, &q);
+    sqlite3_int64 row = api->xRowid(fts);
+    if (rc == SQLITE_OK && q->have_last && q->last == row) {
+        sqlite3_result_double(ctx, q->last_result);
+        return;
+    }
+    for (int i = 0; rc == SQLITE_OK && i < q->nphrase; i++) {
+        Fts5PhraseIter it;
+        int col, off;
+        q->freq[i] = 0.0;
+        rc = api->xPhraseFirst(fts, i, &it, &col, &off);
+        for (; rc == SQLITE_OK && col >= 0; api->xPhraseNext(fts, &it, &col, &off))
+            q->freq[i] += nval > col + 1 ? sqlite3_value_double(val[col + 1]) : 1.0;
+    }
+    double result = 1.0; /* cannot make the top: after every real score */
+    if (rc == SQLITE_OK && !(q->want && q->nheap == q->want && bm25_sum(q, 0.0) < q->heap[0])) {
+        int ntok = 0;
+        rc = api->xColumnSize(fts, -1, &ntok);
+        double score = bm25_sum(q, (double)ntok);
+        if (q->want)
+            bm25_keep(q, score);
+        result = -1.0 * score;
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    q->last = row;
+    q->last_result = result;
+    q->have_last = 1;
+    sqlite3_result_double(ctx, result);
+}
+
+/* Registers ing_bm25 with the connection's FTS5. */
+static int register_bm25(sqlite3 *db) {
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = prep(db, "SELECT fts5(?1)");
+    if (!st)
+        return SQLITE_ERROR;
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2)
+        return SQLITE_ERROR;
+    return api->xCreateFunction(api, "ing_bm25", NULL, bm25_function, NULL);
+}
+
 /* FTS5 BM25 with the title weighing double; the score is -bm25 (higher is better). */
 static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, const int64_t *docs,
                       size_t ndocs, struct ing_rag_scored *out, size_t *nout, inngest_error *err) {
@@ -753,6 +916,8 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
      * pread() per page, and keep more pages cached between searches. */
     if (!rc)
         rc = exec(db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768", err);
+    if (!rc && register_bm25(db) != SQLITE_OK)
+        rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s: SQLite has no FTS5", path);
     if (!rc)
         rc = exec(db, "BEGIN IMMEDIATE", err);
     if (!rc)
