@@ -7,11 +7,14 @@
  *     inngest_test_opts o = {.function_id = "process-data", .event = ev};
  *     inngest_test_result r;
  *     inngest_test_call(app, &o, &r);
- *     // r.status == 206, r.ops = [{"op":"StepRun","name":"validate-data",...}]
+ *     // checkpointing (the default): r.status == 206, r.ops = [{"op":"RunComplete",…}],
+ *     //   r.checkpoints = [{"op":"StepRun","name":"validate-data",…}, …]
+ *     // checkpointing off: r.status == 206, r.ops = [{"op":"StepRun","name":"validate-data",…}]
  *     inngest_test_result_cleanup(&r);
  *
- * Under the hood it builds the same request the server sends and calls
- * inngest_app_handle(), so what you test is what runs in production.
+ * Under the hood it builds the same request the server sends (the executor's ctx, fn_id
+ * and qi_id included) and runs it through the app's handler, so what you test is what runs
+ * in production. Checkpoints go to the test engine instead of the Inngest API.
  */
 #ifndef INNGEST_TESTING_H
 #define INNGEST_TESTING_H
@@ -46,6 +49,10 @@ typedef struct inngest_test_result {
     json_t *ops;          /* borrowed from body: the op array when status is 206, else NULL */
     int no_retry;         /* X-Inngest-No-Retry was "true" */
     char retry_after[40]; /* Retry-After header, or "" */
+    /* New reference: the steps the call saved through the checkpoint API (which the test
+     * engine answers itself), in order, each as sent ({"id","op":"StepRun","data",…});
+     * NULL when it saved none. */
+    json_t *checkpoints;
 } inngest_test_result;
 
 /* Runs one call. Returns INNGEST_OK when a response was produced (whatever its status),
@@ -55,8 +62,9 @@ INNGEST_API INNGEST_NODISCARD int inngest_test_call(inngest_app *app, const inng
 
 /* Runs the function to completion the way the server would: each StepRun/StepPlanned is
  * saved or executed, sleeps finish at once, and waits/invokes/AI calls take their result
- * from `async_results` (keyed by step id as written; borrowed; missing = null). Stops at
- * the first 200/400/500 or after `max_calls`. `result` holds the last answer; `*steps_out`
+ * from `async_results` (keyed by step id as written; borrowed; missing = null); steps saved
+ * through the checkpoint API are saved too. Stops at the first 200/400/500 or RunComplete,
+ * or after `max_calls`. `result` holds the last answer; `*steps_out`
  * (optional, new reference) the final saved state keyed by hashed id. */
 INNGEST_API INNGEST_NODISCARD int
 inngest_test_run_to_end(inngest_app *app, const inngest_test_opts *opts, json_t *async_results,

@@ -99,12 +99,17 @@ int ing_cp_flush(struct inngest_ctx *ctx) {
     for (int attempt = 0; attempt < ING_CP_ATTEMPTS; attempt++) {
         if (attempt)
             ing_app_sleep_ms(app, (int64_t)ING_CP_BASE_DELAY_MS << (attempt - 1));
-        inngest_http_response res = {0};
-        inngest_error err;
-        inngest_error_clear(&err);
-        int rc = ing_api_call(app, "POST", url, body, strlen(body), NULL, 0, &res, &err);
-        int status = rc == INNGEST_OK ? res.status : 0;
-        inngest_http_response_cleanup(&res);
+        int status;
+        if (cp->sink) {
+            status = cp->sink->post(cp->sink->user, body, strlen(body));
+        } else {
+            inngest_http_response res = {0};
+            inngest_error err;
+            inngest_error_clear(&err);
+            int rc = ing_api_call(app, "POST", url, body, strlen(body), NULL, 0, &res, &err);
+            status = rc == INNGEST_OK ? res.status : 0;
+            inngest_http_response_cleanup(&res);
+        }
         if (status >= 200 && status < 300) {
             result = ING_CP_SAVED;
             break;

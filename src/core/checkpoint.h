@@ -23,6 +23,18 @@ enum ing_cp_result {
 #define ING_CP_ATTEMPTS      5
 #define ING_CP_BASE_DELAY_MS 100
 
+/* Where a call's checkpoints go instead of the Inngest API: the test engine, which plays
+ * the server, answers them itself. post() gets the request body (the JSON the API would
+ * get) and returns the HTTP status the API would answer, or 0 for a network failure. */
+struct ing_cp_sink {
+    int (*post)(void *user, const char *body, size_t len);
+    void *user;
+};
+
+/* inngest_app_handle() with the call's checkpoints going to `sink` (NULL: the API). */
+int ing_app_handle_sink(inngest_app *app, const inngest_http_request *req,
+                        inngest_http_response *res, const struct ing_cp_sink *sink);
+
 /* Decides whether this call checkpoints: the function's (or app's) options allow it, and
  * the executor's request does (ctx.fn_id and ctx.qi_id present, no target step, no forced
  * planning). `request_id` (borrowed) and `generation_id` come from the request headers and

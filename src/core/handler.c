@@ -36,6 +36,7 @@ struct request_state {
     const char *signing_key; /* the key that verified the request, or NULL */
     const char *kind;        /* for the observer */
     const char *slug;
+    const struct ing_cp_sink *cp_sink; /* checkpoints go here, not to the API (tests) */
     /* A copy, not a pointer into the ops: they are freed before the observer runs. */
     char first_op[32];
 };
@@ -607,6 +608,7 @@ static int run_function(struct request_state *st, const struct ing_fn_entry *ent
         return rc;
     rc = ing_cp_setup(&ctx, inngest_http_request_header(st->req, "X-Request-ID"),
                       inngest_http_request_header(st->req, "X-Inngest-Generation-ID"));
+    ctx.cp.sink = st->cp_sink;
     if (rc) {
         ing_ctx_cleanup(&ctx);
         return rc;
@@ -796,7 +798,13 @@ int inngest_app_precheck(inngest_app *app, const inngest_http_request *req,
 
 int inngest_app_handle(inngest_app *app, const inngest_http_request *req,
                        inngest_http_response *res) {
-    struct request_state st = {.app = app, .req = req, .res = res, .kind = "error"};
+    return ing_app_handle_sink(app, req, res, NULL);
+}
+
+int ing_app_handle_sink(inngest_app *app, const inngest_http_request *req,
+                        inngest_http_response *res, const struct ing_cp_sink *sink) {
+    struct request_state st = {
+        .app = app, .req = req, .res = res, .kind = "error", .cp_sink = sink};
     const char *method = req->method ? req->method : "";
     char *path = ing_split_target(req->url ? req->url : "/", &st.query);
     int rc = path ? add_sdk_headers(&st) : INNGEST_ENOMEM;

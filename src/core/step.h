@@ -35,6 +35,8 @@ struct ing_found {
     void *arg;
 };
 
+struct ing_cp_sink; /* checkpoint.h */
+
 struct inngest_ctx {
     inngest_app *app;
     const struct ing_fn_entry *entry;
@@ -70,6 +72,7 @@ struct inngest_ctx {
         int ran;                      /* steps this call ran inline */
         const char *request_id;       /* the executor's x-request-id, or NULL */
         int64_t generation_id;        /* x-inngest-generation-id, -1 when absent */
+        const struct ing_cp_sink *sink; /* NULL: the Inngest API (see checkpoint.h) */
     } cp;
 };
 

@@ -48,9 +48,12 @@ static int64_t fixed_now(void *user) {
     return 1732400000000LL;
 }
 
+/* Checkpointing off: these cases compare the classic one-step answers with the official
+ * SDK's (test_checkpoint.c and the checkpointing cases below cover the other protocol). */
 static inngest_app *make_app(void) {
     inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_DEV,
-                          .transport = &fake_transport.base, .now_ms_fn = fixed_now};
+                          .transport = &fake_transport.base, .now_ms_fn = fixed_now,
+                          .checkpointing = {.mode = -1}};
     inngest_error err;
     inngest_app *app = inngest_app_create(&o, &err);
     CHECK(app);
@@ -187,6 +190,105 @@ TEST_CASE(run_to_end_drives_like_the_server) {
     CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 20, &r, NULL), INNGEST_OK);
     CHECK_EQ_INT(r.status, 200);
     CHECK_STR(json_string_value(r.body), "woke");
+    inngest_test_result_cleanup(&r);
+    inngest_app_destroy(app);
+}
+
+/* ---- the test engine's calls carry the executor's ctx, so apps checkpoint ------------------ */
+
+static int64_t slept_ms;
+
+static void fake_sleep(void *user, int64_t ms) {
+    (void)user;
+    slept_ms += ms; /* a checkpoint retry would wait here: none must happen */
+}
+
+static inngest_app *make_checkpointing_app(void) {
+    inngest_app_opts o = {.app_id = "my-app", .mode = INNGEST_MODE_DEV,
+                          .transport = &fake_transport.base, .now_ms_fn = fixed_now,
+                          .sleep_ms_fn = fake_sleep, .checkpointing = {.mode = 1}};
+    inngest_app *app = inngest_app_create(&o, NULL);
+    CHECK(app);
+    CHECK_EQ_INT(engine_app_add_functions(app), INNGEST_OK);
+    inngest_app_freeze(app);
+    return app;
+}
+
+static const char *op_field(json_t *ops, size_t i, const char *k) {
+    return json_string_value(json_object_get(json_array_get(ops, i), k));
+}
+
+/* inngest_test_call() sends ctx.fn_id, ctx.qi_id, ctx.job_id and ctx.request_id as the
+ * executor does, so a checkpointing app runs both steps in one call and saves them through
+ * the checkpoint API, which the test engine answers itself: it accepts a checkpoint only
+ * when the request names the call's run, function and queue item, so the steps show up in
+ * r.checkpoints only when the ids went out and came back. */
+TEST_CASE(test_call_sends_the_executor_ctx_and_checkpoints) {
+    inngest_app *app = make_checkpointing_app();
+    slept_ms = 0;
+    inngest_test_opts o = {.function_id = "steps"};
+    inngest_test_result r;
+    CHECK_EQ_INT(inngest_test_call(app, &o, &r), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 206);
+    CHECK_EQ_INT(json_array_size(r.ops), 1);
+    CHECK_STR(op_field(r.ops, 0, "op"), "RunComplete");
+    CHECK_STR(op_field(r.ops, 0, "id"), "0737c22d3bfae812339732d14d8c7dbd6dc4e09c"); /* sha1("complete") */
+    json_t *want = testutil_json("{\"result\":\"AB\"}");
+    CHECK_JSON_EQ(json_object_get(json_array_get(r.ops, 0), "data"), want);
+    json_decref(want);
+    CHECK_EQ_INT(json_array_size(r.checkpoints), 2);
+    CHECK_STR(op_field(r.checkpoints, 0, "op"), "StepRun");
+    CHECK_STR(op_field(r.checkpoints, 0, "id"), "98bf98df193bcce7c33e6bc50927cf2ac21206cb");
+    CHECK_STR(op_field(r.checkpoints, 1, "name"), "second step");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(r.checkpoints, 1), "data")), "AB");
+    CHECK(slept_ms == 0);
+    inngest_test_result_cleanup(&r);
+    CHECK(r.checkpoints == NULL);
+
+    /* Where the executor does not allow it (forced planning, a target step), the same
+     * call answers the classic way and saves nothing through the API. */
+    o.disable_immediate_execution = 1;
+    CHECK_EQ_INT(inngest_test_call(app, &o, &r), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 206);
+    CHECK_STR(op_field(r.ops, 0, "op"), "StepPlanned");
+    CHECK(r.checkpoints == NULL);
+    inngest_test_result_cleanup(&r);
+    o.disable_immediate_execution = 0;
+    o.target_step = "first step";
+    CHECK_EQ_INT(inngest_test_call(app, &o, &r), INNGEST_OK);
+    CHECK_STR(op_field(r.ops, 0, "op"), "StepRun");
+    CHECK(r.checkpoints == NULL);
+    inngest_test_result_cleanup(&r);
+    inngest_app_destroy(app);
+}
+
+/* inngest_test_run_to_end() saves checkpointed steps like the server and stops at
+ * RunComplete; a server op (a sleep) between steps still ends a call. */
+TEST_CASE(run_to_end_saves_checkpointed_steps) {
+    inngest_app *app = make_checkpointing_app();
+    slept_ms = 0;
+    inngest_test_opts o = {.function_id = "steps"};
+    inngest_test_result r;
+    json_t *steps = NULL;
+    CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 1, &r, &steps), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 206);
+    CHECK_STR(op_field(r.ops, 0, "op"), "RunComplete");
+    json_t *want = testutil_json("{\"98bf98df193bcce7c33e6bc50927cf2ac21206cb\":{\"data\":\"A\"},"
+                                 "\"764e20ec975d4ef820d0f42e6a5833384bd7ee36\":{\"data\":\"AB\"}}");
+    CHECK_JSON_EQ(steps, want);
+    json_decref(want);
+    json_decref(steps);
+    inngest_test_result_cleanup(&r);
+
+    /* "sleeps": three sleeps, each a call of its own; the last call completes the run. */
+    o.function_id = "sleeps";
+    CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 20, &r, &steps), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 206);
+    CHECK_STR(op_field(r.ops, 0, "op"), "RunComplete");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(r.ops, 0), "data")), "woke");
+    CHECK_EQ_INT(json_object_size(steps), 3);
+    CHECK(slept_ms == 0);
+    json_decref(steps);
     inngest_test_result_cleanup(&r);
     inngest_app_destroy(app);
 }

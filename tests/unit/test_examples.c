@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The host's example functions, driven call by call the way the dev server drives them,
- * plus the engine's limits.
+ * plus the engine's limits. The test engine's calls carry ctx.fn_id and ctx.qi_id as the
+ * executor's do, so these apps checkpoint (the default): a call runs its step.run bodies
+ * inline and a finished run answers 206 [RunComplete].
  */
 #include "fmacros.h"
 
@@ -40,9 +42,11 @@ TEST_CASE(hello_world_runs_to_completion) {
 
     json_t *steps = NULL;
     CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 10, &r, &steps), INNGEST_OK);
-    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(r.status, 206);
+    json_t *done = json_array_get(r.ops, 0);
+    CHECK_STR(json_string_value(json_object_get(done, "op")), "RunComplete");
     json_t *want = testutil_json("{\"message\":\"Hello ada@x.io!\"}");
-    CHECK_JSON_EQ(r.body, want);
+    CHECK_JSON_EQ(json_object_get(done, "data"), want);
     CHECK_EQ_INT(json_object_size(steps), 1);
     json_decref(want);
     json_decref(steps);
@@ -57,12 +61,21 @@ TEST_CASE(process_data_runs_to_completion) {
     inngest_test_opts o = {.function_id = "inngest-c-ai-chat-process-data", .event = ev};
     inngest_test_result r;
     json_t *steps = NULL;
-    CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 10, &r, &steps), INNGEST_OK);
-    CHECK_EQ_INT(r.status, 200);
-    CHECK_STR(json_string_value(json_object_get(r.body, "status")), "success");
+    /* One call: both steps run inline and are checkpointed, then the run completes. */
+    CHECK_EQ_INT(inngest_test_run_to_end(app, &o, NULL, 1, &r, &steps), INNGEST_OK);
+    CHECK_EQ_INT(r.status, 206);
+    CHECK_EQ_INT(json_array_size(r.checkpoints), 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(r.checkpoints, 0), "name")),
+              "validate-data");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(r.checkpoints, 1), "name")),
+              "process-data");
+    json_t *done = json_array_get(r.ops, 0);
+    CHECK_STR(json_string_value(json_object_get(done, "op")), "RunComplete");
+    json_t *out = json_object_get(done, "data");
+    CHECK_STR(json_string_value(json_object_get(out, "status")), "success");
     json_t *want = testutil_json("{\"x\":[1,2,3]}");
-    CHECK_JSON_EQ(json_object_get(r.body, "result"), want);
-    const char *at = json_string_value(json_object_get(r.body, "processedAt"));
+    CHECK_JSON_EQ(json_object_get(out, "result"), want);
+    const char *at = json_string_value(json_object_get(out, "processedAt"));
     CHECK(at && strlen(at) == 24 && at[23] == 'Z');
     CHECK_EQ_INT(json_object_size(steps), 2);
     json_decref(want);
@@ -155,7 +168,7 @@ TEST_CASE(step_output_limit) {
 }
 
 /* The step limit is the executor's (its default 1000 can be raised): with 1000 saved steps
- * the engine runs the 1001st. */
+ * the engine runs the 1001st (inline, saved through the checkpoint API). */
 TEST_CASE(no_engine_step_limit) {
     inngest_app *app = limits_app();
     json_t *steps = json_object();
@@ -168,9 +181,11 @@ TEST_CASE(no_engine_step_limit) {
     inngest_test_result r;
     CHECK_EQ_INT(inngest_test_call(app, &o, &r), INNGEST_OK);
     CHECK_EQ_INT(r.status, 206);
-    json_t *op = json_array_get(r.ops, 0);
+    CHECK_EQ_INT(json_array_size(r.checkpoints), 1);
+    json_t *op = json_array_get(r.checkpoints, 0);
     CHECK_STR(json_string_value(json_object_get(op, "op")), "StepRun");
     CHECK_STR(json_string_value(json_object_get(op, "displayName")), "s-1000");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(r.ops, 0), "op")), "RunComplete");
     inngest_test_result_cleanup(&r);
     json_decref(steps);
     inngest_app_destroy(app);

@@ -132,6 +132,8 @@ static inngest_app *make_app(struct run *r, json_t *a) {
         .max_body_bytes = (size_t)json_integer_value(json_object_get(a, "max_body_bytes")),
         .serve_origin = sopt(a, "serve_origin"),
         .serve_path = sopt(a, "serve_path"),
+        /* The cases record the classic protocol unless they say otherwise. */
+        .checkpointing = {.mode = json_is_true(json_object_get(a, "checkpointing")) ? 1 : -1},
     };
     if (cloud) {
         o.signing_key = KEY;
