@@ -27,6 +27,13 @@ INNGEST_API INNGEST_NODISCARD int inngest_env_long(inngest_getenv_fn fn, void *u
                                                    const char *name, long def, long min,
                                                    long max, long *out, inngest_error *err);
 
+/* A yes or no: "true" or "1" is 1, "false" or "0" is 0 (the words in any case, spaces
+ * around ignored); `def` when `name` is unset or empty. Returns INNGEST_OK or
+ * INNGEST_ECONFIG. */
+INNGEST_API INNGEST_NODISCARD int inngest_env_bool(inngest_getenv_fn fn, void *user,
+                                                   const char *name, int def, int *out,
+                                                   inngest_error *err);
+
 /* One of `choices` (NULL-terminated): `*out` is its index, or `def` when `name` is unset
  * or empty. Returns INNGEST_OK or INNGEST_ECONFIG (the message lists the choices). */
 INNGEST_API INNGEST_NODISCARD int inngest_env_choice(inngest_getenv_fn fn, void *user,

@@ -26,19 +26,6 @@ static char *dup_trim(const char *s) {
     return ing_strndup(s, n);
 }
 
-int ing_parse_bool(const char *s) {
-    char *t = dup_trim(s);
-    int r = -1;
-    if (!t)
-        return -1;
-    if (!strcasecmp(t, "true") || !strcmp(t, "1"))
-        r = 1;
-    else if (!strcasecmp(t, "false") || !strcmp(t, "0"))
-        r = 0;
-    ing_free(t);
-    return r;
-}
-
 /* Normalises a base URL: adds http:// when there is no scheme, drops trailing slashes,
  * and checks there is a host. Returns malloc'd text or NULL when invalid. */
 static char *normalize_url(const char *in) {
@@ -196,15 +183,9 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
 
     if (o->allow_in_band_sync) {
         c->allow_in_band_sync = o->allow_in_band_sync > 0;
-    } else {
-        const char *v = env_get(o, "INNGEST_ALLOW_IN_BAND_SYNC");
-        int b = v ? ing_parse_bool(v) : 1;
-        if (b < 0) {
-            rc = inngest_error_set(err, INNGEST_ECONFIG,
-                                   "INNGEST_ALLOW_IN_BAND_SYNC must be true or false");
-            goto fail;
-        }
-        c->allow_in_band_sync = b;
+    } else if ((rc = inngest_env_bool(o->getenv_fn, o->getenv_user, "INNGEST_ALLOW_IN_BAND_SYNC", 1,
+                                      &c->allow_in_band_sync, err))) {
+        goto fail;
     }
     c->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : ING_DEFAULT_MAX_BODY;
 
@@ -215,14 +196,11 @@ int ing_config_load(struct ing_config *c, const inngest_app_opts *opts, inngest_
     }
     c->checkpoint = *cp;
     if (!cp->mode) {
-        const char *v = env_get(o, "INNGEST_CHECKPOINTING");
-        int b = v ? ing_parse_bool(v) : 1;
-        if (b < 0) {
-            rc = inngest_error_set(err, INNGEST_ECONFIG,
-                                   "INNGEST_CHECKPOINTING must be true or false");
+        int on;
+        if ((rc = inngest_env_bool(o->getenv_fn, o->getenv_user, "INNGEST_CHECKPOINTING", 1, &on,
+                                   err)))
             goto fail;
-        }
-        c->checkpoint.mode = b ? 1 : -1;
+        c->checkpoint.mode = on ? 1 : -1;
     }
     if (!c->checkpoint.max_runtime_ms)
         c->checkpoint.max_runtime_ms = ING_DEFAULT_CHECKPOINT_MAX_RUNTIME_MS;

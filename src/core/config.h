@@ -42,7 +42,7 @@ int ing_config_load(struct ing_config *cfg, const inngest_app_opts *opts, innges
 void ing_config_cleanup(struct ing_config *cfg);
 
 /* Parses a boolean environment value: returns 1 or 0, or -1 when it is not a boolean
- * ("true", "1", "false", "0", trimmed, any case). */
+ * ("true", "1", "false", "0", trimmed, any case). In env.c, with inngest_env_bool(). */
 int ing_parse_bool(const char *s);
 
 #endif

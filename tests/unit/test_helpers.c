@@ -88,8 +88,9 @@ static const char *fake_env(void *user, const char *name) {
 }
 
 TEST_CASE(env_loader) {
-    static const char *const env[] = {"N", "42", "BAD", "4x", "EMPTY", "", "HIGH", "51",
-                                      "MODE", "run", "ODD", "walk", NULL};
+    static const char *const env[] = {"N",    "42",     "BAD",  "4x",  "EMPTY", "",
+                                      "HIGH", "51",     "MODE", "run", "ODD",   "walk",
+                                      "YES",  " TRUE ", "NO",   "0",   NULL};
     void *u = (void *)env;
     inngest_error err;
     long v;
@@ -110,4 +111,13 @@ TEST_CASE(env_loader) {
     CHECK_EQ_INT(m, -1);
     CHECK_EQ_INT(inngest_env_choice(fake_env, u, "ODD", modes, -1, &m, &err), INNGEST_ECONFIG);
     CHECK_STR(err.message, "ODD must be one of infer, run, not \"walk\"");
+    int b = -1;
+    CHECK_EQ_INT(inngest_env_bool(fake_env, u, "YES", 0, &b, &err), INNGEST_OK);
+    CHECK_EQ_INT(b, 1);
+    CHECK_EQ_INT(inngest_env_bool(fake_env, u, "NO", 1, &b, &err), INNGEST_OK);
+    CHECK_EQ_INT(b, 0);
+    CHECK_EQ_INT(inngest_env_bool(fake_env, u, "EMPTY", 1, &b, &err), INNGEST_OK);
+    CHECK_EQ_INT(b, 1);
+    CHECK_EQ_INT(inngest_env_bool(fake_env, u, "ODD", 1, &b, &err), INNGEST_ECONFIG);
+    CHECK_STR(err.message, "ODD must be true, false, 1 or 0, not \"walk\"");
 }
