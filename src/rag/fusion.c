@@ -6,6 +6,7 @@
 #include "fmacros.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,9 @@ static double chunk_score(const struct fuse_chunk *c, double kmax, double vmin, 
     return s;
 }
 
-size_t ing_doc_fuse(const struct ing_rag_scored *kl, size_t nk, const struct ing_rag_scored *vl,
-                    size_t nv, double vector_weight, size_t max, struct ing_fused *out) {
+size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+                    const struct ing_rag_scored *vl, size_t nv, double vector_weight, size_t max,
+                    struct ing_fused *out) {
     size_t total = nk + nv;
     if (!total || !max)
         return 0;
@@ -157,6 +159,8 @@ size_t ing_doc_fuse(const struct ing_rag_scored *kl, size_t nk, const struct ing
         double s = kl[i].score > 0 ? kl[i].score : 0;
         if (kl[i].position == 0)
             s *= ING_LEAD_BOOST;
+        if (doc_chunks && doc_chunks[i] > 1) /* the document length prior */
+            s /= 1.0 + ING_DOC_PRIOR * log((double)doc_chunks[i]);
         c[n++] = (struct fuse_chunk){kl[i].id, kl[i].doc_id, s, 0, (int)i + 1, 0, 0};
     }
     for (size_t i = 0; i < nv; i++) {

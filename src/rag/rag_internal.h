@@ -116,6 +116,12 @@ struct ing_rag_scored {
  * the page (a name, a synopsis, an abstract), so a question about the page as a whole
  * matches it best. Measured on the dev splits of docs/rag.md's sets. */
 #define ING_LEAD_BOOST 1.5
+/* The document length prior: a document's keyword evidence is divided by
+ * 1 + ING_DOC_PRIOR * ln(its chunks). Its best chunk is the best of more draws when it has
+ * more chunks, so long pages (tables of contents, module lists, FAQs) that mention a bit
+ * of everything won the questions meant for the short page about one thing. Measured on
+ * the dev splits of docs/rag.md's sets. */
+#define ING_DOC_PRIOR 0.05
 /* Chunks of one document given before the next document's: 1, so k hits show k pages;
  * a second pass fills up to k with the other chunks, in document order. */
 #define ING_PER_DOC 1
@@ -125,7 +131,9 @@ struct ing_rag_scored {
  * empty). Each document scores
  *     K(d) / max K  +  vector_weight * (V(d) - min V) / (max V - min V)
  * where K(d) is the best keyword score of its chunks (the lead chunk's times
- * ING_LEAD_BOOST) and V(d) the best cosine of its chunks, min and max over the documents
+ * ING_LEAD_BOOST), divided by 1 + ING_DOC_PRIOR * ln(n) when its document has n > 1
+ * chunks (doc_chunks[i] for kl[i]; doc_chunks NULL or 0: unknown, no prior), and V(d) the
+ * best cosine of its chunks, min and max over the documents
  * of each list (a document absent from a list gets 0 for it). Documents are ordered by
  * that score (ties: the better single rank, then the lower id); the output lists their
  * chunks that appear in either ranking, best chunk first, at most ING_PER_DOC per
@@ -134,8 +142,9 @@ struct ing_rag_scored {
  * rank_b in `kl` (0 = absent). `out` needs room for nk + nv entries. Returns the count,
  * or (size_t)-1 when memory runs out. Pure.
  */
-size_t ing_doc_fuse(const struct ing_rag_scored *kl, size_t nk, const struct ing_rag_scored *vl,
-                    size_t nv, double vector_weight, size_t max, struct ing_fused *out);
+size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+                    const struct ing_rag_scored *vl, size_t nv, double vector_weight, size_t max,
+                    struct ing_fused *out);
 
 /* The weight of the vector ranking in hybrid search for vectors of `embedder_id`: low for
  * the hashing embedder ("hash-*", which matches words as keyword search does, but

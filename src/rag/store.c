@@ -795,6 +795,41 @@ static int filter_docs(inngest_rag_store *s, const inngest_rag_query *q, int64_t
     return rc;
 }
 
+/* The chunk counts of the keyword list's documents (out[i] for kl[i]) from the in-memory index (one row per chunk), for
+ * the document length prior of ing_doc_fuse(): one pass over the index's document column,
+ * each row looked up among the list's documents. */
+static int count_doc_chunks(inngest_rag_store *s, const struct ing_rag_scored *kl, size_t nk,
+                            int *out, inngest_error *err) {
+    int64_t *docs = malloc(nk * sizeof(*docs));
+    int *counts = calloc(nk, sizeof(*counts));
+    if (!docs || !counts) {
+        free(docs);
+        free(counts);
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nk; i++)
+        docs[i] = kl[i].doc_id;
+    qsort(docs, nk, sizeof(*docs), cmp_i64);
+    size_t nd = 0;
+    for (size_t i = 0; i < nk; i++)
+        if (!nd || docs[nd - 1] != docs[i])
+            docs[nd++] = docs[i];
+    pthread_rwlock_rdlock(&s->ix_mu);
+    for (size_t j = 0; j < s->ix.n; j++) {
+        const int64_t *at = bsearch(&s->ix.docs[j], docs, nd, sizeof(*docs), cmp_i64);
+        if (at)
+            counts[at - docs]++;
+    }
+    pthread_rwlock_unlock(&s->ix_mu);
+    for (size_t i = 0; i < nk; i++) {
+        const int64_t *at = bsearch(&kl[i].doc_id, docs, nd, sizeof(*docs), cmp_i64);
+        out[i] = at ? counts[at - docs] : 0;
+    }
+    free(docs);
+    free(counts);
+    return INNGEST_OK;
+}
+
 static int scored_desc(const void *a, const void *b) {
     const struct ing_rag_scored *x = a, *y = b;
     if (x->score != y->score)
@@ -898,11 +933,11 @@ void inngest_rag_results_cleanup(inngest_rag_results *r) {
  * documents ranked by their keyword evidence (keyword), or the cosine order (vector). */
 static int final_order(const inngest_rag_query *q, size_t k,
                        const struct ing_rag_scored *vl, size_t nv,
-                       const struct ing_rag_scored *kl, size_t nk, struct ing_fused *fused,
-                       size_t *n, inngest_error *err) {
+                       const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+                       struct ing_fused *fused, size_t *n, inngest_error *err) {
     if (q->mode != INNGEST_RAG_VECTOR) {
         int hybrid = q->mode == INNGEST_RAG_HYBRID;
-        *n = ing_doc_fuse(kl, nk, hybrid ? vl : NULL, hybrid ? nv : 0,
+        *n = ing_doc_fuse(kl, doc_chunks, nk, hybrid ? vl : NULL, hybrid ? nv : 0,
                           hybrid ? ing_vector_weight(q->embedder_id) : 0, k, fused);
         return *n == (size_t)-1 ? inngest_error_set(err, INNGEST_ENOMEM, "out of memory")
                                 : INNGEST_OK;
@@ -975,6 +1010,7 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     struct ing_rag_scored *vl = calloc(vcap, sizeof(*vl)), *kl = calloc(depth, sizeof(*kl));
     struct ing_fused *fused = calloc(2 * depth, sizeof(*fused));
     int64_t *docs = NULL;
+    int *doc_chunks = NULL;
     size_t ndocs = 0, nv = 0, nk = 0, n = 0;
     int rc = INNGEST_OK;
     if (!vl || !kl || !fused) {
@@ -996,11 +1032,16 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     if (use_vec && !empty)
         rc = vector_rank(s, q->vector, q->dim, depth, q->mode == INNGEST_RAG_HYBRID,
                          filtered ? docs : NULL, ndocs, vl, &nv, err);
+    if (!rc && nk && !(doc_chunks = malloc(nk * sizeof(*doc_chunks))))
+        rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    if (!rc && nk)
+        rc = count_doc_chunks(s, kl, nk, doc_chunks, err);
     if (!rc)
-        rc = final_order(q, k, vl, nv, kl, nk, fused, &n, err);
+        rc = final_order(q, k, vl, nv, kl, doc_chunks, nk, fused, &n, err);
     if (!rc)
         rc = read_hits(s, q, fused, n, vl, kl, out, err);
 done:
+    free(doc_chunks);
     free(vl);
     free(kl);
     free(fused);

@@ -305,7 +305,7 @@ TEST_CASE(document_fusion) {
     struct ing_rag_scored vec[] = {{3, 10, -1, 0.9}, {2, 20, -1, 0.5}};
     struct ing_fused f[4];
     /* Keyword only: K(20) = 2.25 beats K(10) = 2. One chunk per document first. */
-    CHECK_EQ_INT(ing_doc_fuse(kw, 2, NULL, 0, 0, 10, f), 2);
+    CHECK_EQ_INT(ing_doc_fuse(kw, NULL, 2, NULL, 0, 0, 10, f), 2);
     CHECK_EQ_INT(f[0].id, 2);
     CHECK(fabs(f[0].score - 1.0) < 1e-12);
     CHECK_EQ_INT(f[0].rank_b, 2);
@@ -315,7 +315,7 @@ TEST_CASE(document_fusion) {
     /* With vectors at weight 0.2: document 10 has the best cosine (normalised to 1, 20's
      * to 0), 2/2.25 + 0.2 > 1. Its keyword chunk comes first, then document 20, then
      * the second pass gives document 10's other chunk. */
-    CHECK_EQ_INT(ing_doc_fuse(kw, 2, vec, 2, 0.2, 10, f), 3);
+    CHECK_EQ_INT(ing_doc_fuse(kw, NULL, 2, vec, 2, 0.2, 10, f), 3);
     CHECK_EQ_INT(f[0].id, 1);
     CHECK(fabs(f[0].score - (2.0 / 2.25 + 0.2)) < 1e-12);
     CHECK_EQ_INT(f[1].id, 2);
@@ -326,11 +326,18 @@ TEST_CASE(document_fusion) {
     CHECK_EQ_INT(f[2].rank_b, 0);
     CHECK(f[2].score == f[0].score); /* a hit's score is its document's */
     /* The cut, vector only, and nothing. */
-    CHECK_EQ_INT(ing_doc_fuse(kw, 2, vec, 2, 0.2, 1, f), 1);
+    CHECK_EQ_INT(ing_doc_fuse(kw, NULL, 2, vec, 2, 0.2, 1, f), 1);
     CHECK_EQ_INT(f[0].id, 1);
-    CHECK_EQ_INT(ing_doc_fuse(NULL, 0, vec, 2, 1.0, 10, f), 2);
+    CHECK_EQ_INT(ing_doc_fuse(NULL, NULL, 0, vec, 2, 1.0, 10, f), 2);
     CHECK_EQ_INT(f[0].id, 3);
-    CHECK_EQ_INT(ing_doc_fuse(NULL, 0, NULL, 0, 1.0, 10, f), 0);
+    CHECK_EQ_INT(ing_doc_fuse(NULL, NULL, 0, NULL, 0, 1.0, 10, f), 0);
+    /* The document length prior: document 20 has 200 chunks, so its 2.25 counts
+     * 2.25 / (1 + ING_DOC_PRIOR ln 200), below document 10's 2 (one chunk: no prior). */
+    int sizes[] = {1, 200};
+    CHECK_EQ_INT(ing_doc_fuse(kw, sizes, 2, NULL, 0, 0, 10, f), 2);
+    CHECK_EQ_INT(f[0].id, 1);
+    CHECK(fabs(f[0].score - 1.0) < 1e-12);
+    CHECK(fabs(f[1].score - 2.25 / (1 + ING_DOC_PRIOR * log(200.0)) / 2.0) < 1e-12);
     /* The hashing embedder gets a low weight, a model full weight. */
     CHECK(ing_vector_weight("hash-v1") < 0.5);
     CHECK(ing_vector_weight("openai:text-embedding-3-small") == 1.0);
