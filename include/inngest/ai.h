@@ -127,8 +127,9 @@ typedef struct inngest_ai_usage {
     long total_tokens;
 } inngest_ai_usage;
 
-/* The outcome of a chat call. Strings are owned; release with
- * inngest_ai_chat_result_cleanup(). Zero-initialise before use. */
+/* The outcome of a chat call. Strings are owned, allocated through the SDK's allocator
+ * (inngest_set_alloc_funcs); release with inngest_ai_chat_result_cleanup(), never free().
+ * Zero-initialise before use. */
 typedef struct inngest_ai_chat_result {
     char *id;
     char *model;

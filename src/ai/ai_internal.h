@@ -105,9 +105,4 @@ int ing_retry_retriable(int status, const char *should_retry, const char *error_
 /* How long to wait before the next attempt, or -1 for "do not retry". */
 long ing_retry_delay_ms(const struct ing_retry_in *in);
 
-/* ---- misc ------------------------------------------------------------------------------- */
-
-/* strdup that accepts NULL. */
-char *ing_strdup0(const char *s);
-
 #endif

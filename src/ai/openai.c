@@ -102,15 +102,15 @@ void inngest_ai_client_destroy(inngest_ai_client *c) {
         return;
     if (c->owns_transport)
         inngest_transport_destroy(c->transport);
-    free(c->base_url);
-    free(c->api_key);
-    free(c->chat_model);
-    free(c->embedding_model);
-    free(c->token_field);
-    free(c->auth_style);
-    free(c->api_version);
-    free(c->embedding_encoding);
-    free(c);
+    ing_free(c->base_url);
+    ing_free(c->api_key);
+    ing_free(c->chat_model);
+    ing_free(c->embedding_model);
+    ing_free(c->token_field);
+    ing_free(c->auth_style);
+    ing_free(c->api_version);
+    ing_free(c->embedding_encoding);
+    ing_free(c);
 }
 
 /* `value` is `a` or `b`, or INNGEST_ECONFIG naming the setting. */
@@ -127,24 +127,24 @@ static int load_strings(inngest_ai_client *c, const inngest_ai_opts *o, inngest_
     if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
         return inngest_error_set(err, INNGEST_ECONFIG,
                                  "OPENAI_BASE_URL must start with http:// or https://");
-    c->base_url = strdup(base);
+    c->base_url = ing_strdup(base);
     if (c->base_url) {
         size_t n = strlen(c->base_url);
         while (n > 0 && c->base_url[n - 1] == '/')
             c->base_url[--n] = '\0';
     }
-    c->api_key = strdup(pick(o, o->api_key, "OPENAI_API_KEY", ""));
-    c->chat_model = strdup(pick(o, o->chat_model, "OPENAI_MODEL", DEFAULT_CHAT_MODEL));
+    c->api_key = ing_strdup(pick(o, o->api_key, "OPENAI_API_KEY", ""));
+    c->chat_model = ing_strdup(pick(o, o->chat_model, "OPENAI_MODEL", DEFAULT_CHAT_MODEL));
     c->embedding_model =
-        strdup(pick(o, o->embedding_model, "OPENAI_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL));
+        ing_strdup(pick(o, o->embedding_model, "OPENAI_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL));
     int official = is_openai_host(base);
-    c->token_field = strdup(pick(o, o->token_limit_field, "OPENAI_TOKEN_LIMIT_FIELD",
-                                 official ? "max_completion_tokens" : "max_tokens"));
-    c->auth_style = strdup(pick(o, o->auth_style, "OPENAI_AUTH_STYLE", "bearer"));
+    c->token_field = ing_strdup(pick(o, o->token_limit_field, "OPENAI_TOKEN_LIMIT_FIELD",
+                                     official ? "max_completion_tokens" : "max_tokens"));
+    c->auth_style = ing_strdup(pick(o, o->auth_style, "OPENAI_AUTH_STYLE", "bearer"));
     const char *ver = pick(o, o->api_version, "OPENAI_API_VERSION", NULL);
-    c->api_version = ver ? strdup(ver) : NULL;
-    c->embedding_encoding = strdup(pick(o, o->embedding_encoding, "OPENAI_EMBEDDING_ENCODING",
-                                        official ? "base64" : "float"));
+    c->api_version = ver ? ing_strdup(ver) : NULL;
+    c->embedding_encoding = ing_strdup(
+        pick(o, o->embedding_encoding, "OPENAI_EMBEDDING_ENCODING", official ? "base64" : "float"));
     if (!c->base_url || !c->api_key || !c->chat_model || !c->embedding_model || !c->token_field ||
         !c->auth_style || (ver && !c->api_version) || !c->embedding_encoding)
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
@@ -193,7 +193,7 @@ static int load_numbers(inngest_ai_client *c, const inngest_ai_opts *o, inngest_
 inngest_ai_client *inngest_ai_client_create(const inngest_ai_opts *opts, inngest_error *err) {
     inngest_ai_opts zero = {0};
     const inngest_ai_opts *o = opts ? opts : &zero;
-    inngest_ai_client *c = calloc(1, sizeof(*c));
+    inngest_ai_client *c = ing_calloc(1, sizeof(*c));
     if (!c) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
         return NULL;
@@ -360,16 +360,16 @@ oom:
 void inngest_ai_chat_result_cleanup(inngest_ai_chat_result *r) {
     if (!r)
         return;
-    free(r->id);
-    free(r->model);
-    free(r->content);
-    free(r->finish_reason);
-    free(r->refusal);
+    ing_free(r->id);
+    ing_free(r->model);
+    ing_free(r->content);
+    ing_free(r->finish_reason);
+    ing_free(r->refusal);
     memset(r, 0, sizeof(*r));
 }
 
 static char *dup_json_str(json_t *v) {
-    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+    return json_is_string(v) ? ing_strdup(json_string_value(v)) : NULL;
 }
 
 /* Fills `err` from an {"error": …} value (object or string). */
@@ -409,7 +409,7 @@ int inngest_ai_chat_parse(json_t *response, inngest_ai_chat_result *out, inngest
     out->refusal = dup_json_str(json_object_get(msg, "refusal"));
     json_t *content = json_object_get(msg, "content");
     if (json_is_string(content)) {
-        out->content = strdup(json_string_value(content));
+        out->content = ing_strdup(json_string_value(content));
     } else if (json_is_array(content)) {
         /* Some servers answer with content parts: join the text ones. */
         struct ing_buf b = {0};
@@ -423,7 +423,7 @@ int inngest_ai_chat_parse(json_t *response, inngest_ai_chat_result *out, inngest
         }
         out->content = b.data;
     } else {
-        out->content = strdup("");
+        out->content = ing_strdup("");
     }
     json_t *usage = json_object_get(response, "usage");
     if (json_is_object(usage)) {
@@ -462,7 +462,7 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
         return inngest_error_set(err, INNGEST_EPARSE,
                                  "the embeddings answer has %zu items for %zu inputs",
                                  json_array_size(data), n);
-    unsigned char *seen = calloc(n ? n : 1, 1);
+    unsigned char *seen = ing_calloc(n ? n : 1, 1);
     unsigned char *raw = NULL;
     int rc = INNGEST_OK;
     if (!seen)
@@ -489,8 +489,8 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
             len = json_array_size(emb);
         } else if (json_is_string(emb)) {
             size_t sl = json_string_length(emb);
-            free(raw);
-            raw = malloc(sl / 4 * 3 + 4);
+            ing_free(raw);
+            raw = ing_malloc(sl / 4 * 3 + 4);
             if (!raw) {
                 rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
                 break;
@@ -553,8 +553,8 @@ int inngest_ai_embeddings_parse(json_t *response, size_t n, int dim, float *out,
                 break;
         }
     }
-    free(seen);
-    free(raw);
+    ing_free(seen);
+    ing_free(raw);
     if (rc == INNGEST_OK && dim_out)
         *dim_out = dim;
     return rc;
@@ -727,16 +727,22 @@ static size_t model_headers(const inngest_ai_client *c, int streamed, char *auth
     return nh;
 }
 
-/* No answer arrived (refused, reset, DNS, the timeout): says so in `err`. */
+/* No answer arrived (refused, reset, DNS, the timeout, or memory ran out on the way):
+ * says so in `err`. */
 static void no_answer(int rc, const inngest_error *terr, inngest_error *err,
                       inngest_ai_call_info *info) {
     int timeout = rc == INNGEST_ETIMEOUT;
+    info->http_status = 0;
+    if (rc == INNGEST_ENOMEM) {
+        inngest_error_set(err, INNGEST_ENOMEM, "out of memory calling the model server: %s",
+                          terr->message);
+        return;
+    }
     inngest_error_set(err, timeout ? INNGEST_ETIMEOUT : INNGEST_EHTTP, "model server %s: %s",
                       timeout ? "timed out" : "unreachable", terr->message);
     if (err)
         snprintf(err->name, sizeof(err->name), "%s",
                  timeout ? "APITimeoutError" : "APIConnectionError");
-    info->http_status = 0;
 }
 
 /* The wait before the next attempt in ms, or -1 to stop: the retry policy (retry.c) over
@@ -762,7 +768,8 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
     char url[2048];
     if (inngest_ai_client_url(c, path, url, sizeof(url)) < 0)
         return inngest_error_set(err, INNGEST_ECONFIG, "OPENAI_BASE_URL is too long");
-    char *payload = json_dumps(body, JSON_COMPACT);
+    size_t payload_len;
+    char *payload = ing_json_dumps(body, JSON_COMPACT, &payload_len);
     if (!payload)
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     char auth[1024] = "", ua[64];
@@ -783,7 +790,7 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
                                     .headers = hdrs,
                                     .header_count = nh,
                                     .body = payload,
-                                    .body_len = strlen(payload),
+                                    .body_len = payload_len,
                                     .timeout_ms = c->timeout_ms,
                                     .on_body = sctx ? on_stream_body : NULL,
                                     .on_body_user = sctx};
@@ -827,7 +834,7 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
         }
         c->sleep_fn(c->sleep_user, delay);
     }
-    free(payload);
+    ing_free(payload);
     return rc;
 }
 
@@ -921,7 +928,7 @@ int inngest_ai_chat_stream(inngest_ai_client *c, const inngest_ai_chat_request *
             out->model = s.acc.model;
             out->finish_reason = s.acc.finish_reason;
             s.acc.id = s.acc.model = s.acc.finish_reason = NULL;
-            out->content = s.acc.content.data ? s.acc.content.data : strdup("");
+            out->content = s.acc.content.data ? s.acc.content.data : ing_strdup("");
             s.acc.content.data = NULL;
             s.acc.content.len = s.acc.content.cap = 0;
             out->has_usage = s.acc.has_usage;

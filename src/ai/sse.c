@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ai/ai_internal.h"
+#include "core/alloc.h"
 
 void ing_sse_init(struct ing_sse *p, ing_sse_event_fn on_event, void *user) {
     memset(p, 0, sizeof(*p));
@@ -139,7 +140,7 @@ int ing_sse_finish(struct ing_sse *p) {
 
 static void set_str(char **dst, json_t *v) {
     if (json_is_string(v) && !*dst)
-        *dst = strdup(json_string_value(v));
+        *dst = ing_strdup(json_string_value(v));
 }
 
 static void copy_str(char *dst, size_t size, json_t *v) {
@@ -215,8 +216,8 @@ int ing_chat_stream_apply(struct ing_chat_stream *s, const char *data, size_t le
         }
         json_t *fr = json_object_get(ch, "finish_reason");
         if (json_is_string(fr)) {
-            free(s->finish_reason);
-            s->finish_reason = strdup(json_string_value(fr));
+            ing_free(s->finish_reason);
+            s->finish_reason = ing_strdup(json_string_value(fr));
         }
     }
     json_decref(chunk);
@@ -225,8 +226,8 @@ int ing_chat_stream_apply(struct ing_chat_stream *s, const char *data, size_t le
 
 void ing_chat_stream_cleanup(struct ing_chat_stream *s) {
     ing_buf_cleanup(&s->content);
-    free(s->id);
-    free(s->model);
-    free(s->finish_reason);
+    ing_free(s->id);
+    ing_free(s->model);
+    ing_free(s->finish_reason);
     memset(s, 0, sizeof(*s));
 }

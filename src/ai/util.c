@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Small pure helpers of the inngest_ai library: base64, strdup0. */
+/* Small pure helpers of the inngest_ai library: base64. */
 #include "fmacros.h"
 
 #include <stdarg.h>
@@ -43,10 +43,4 @@ long ing_base64_decode(const char *in, size_t len, unsigned char *out) {
         }
     }
     return (long)o;
-}
-
-/* ---- misc ------------------------------------------------------------------------------- */
-
-char *ing_strdup0(const char *s) {
-    return s ? strdup(s) : NULL;
 }

@@ -20,47 +20,12 @@
 #include "core/sig.h"
 #include "engine_app.h"
 #include "testutil.h"
+#include "torture_alloc.h"
 
 #define KEY    "signkey-test-8ee2262a15e8d3c42d6a840db7af3de2aab08ef632b32a37a687f24b34dba3ff"
 #define KEY_FB "signkey-test-00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define NOW_S  1732400000LL
 #define MAX_UPSTREAM 4
-
-/* ---- counting allocator: every block carries a header, so frees are counted too -------- */
-
-#define HDR 16 /* keeps malloc's alignment */
-static long live_blocks;  /* blocks allocated through the hooks and not yet freed */
-static long alloc_count;  /* allocations since the counter was reset */
-static long fail_from;    /* 0 = never fail; n = fail the n-th allocation and later ones */
-
-static int should_fail(void) {
-    alloc_count++;
-    return fail_from && alloc_count >= fail_from;
-}
-
-static void *t_malloc(size_t size) {
-    if (should_fail() || size > SIZE_MAX - HDR)
-        return NULL;
-    char *p = malloc(size + HDR);
-    if (!p)
-        return NULL;
-    live_blocks++;
-    return p + HDR;
-}
-
-static void *t_realloc(void *ptr, size_t size) {
-    if (should_fail() || size > SIZE_MAX - HDR)
-        return NULL;
-    char *p = realloc((char *)ptr - HDR, size + HDR);
-    return p ? p + HDR : NULL;
-}
-
-static void t_free(void *ptr) {
-    if (!ptr)
-        return;
-    live_blocks--;
-    free((char *)ptr - HDR);
-}
 
 /* ---- scripted transport --------------------------------------------------------------- */
 
@@ -91,7 +56,7 @@ static int scripted_send(inngest_transport *self, const inngest_http_request *re
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory in the test transport");
     res->status = status;
     int rc = inngest_http_response_set_body(res, text, strlen(text));
-    t_free(text);
+    torture_free(text);
     return rc;
 }
 
@@ -395,7 +360,7 @@ static void golden(json_t *c) {
         build_request(json_object_get(c, "request"), &rq);
         run_request(&r, &rq);
         compare_request(&r);
-        t_free(rq.body);
+        torture_free(rq.body);
     }
     compare_sent(&r);
     finish(&r);
@@ -436,13 +401,11 @@ static void torture(json_t *c, const char *about) {
         if (only && n && n != only)
             continue;
         struct run r;
-        long before = live_blocks;
+        long before = torture_alloc_live();
         init_run(&r, c);
-        alloc_count = 0;
-        fail_from = n;
+        torture_alloc_arm(n);
         run_request(&r, &rq);
-        fail_from = 0;
-        long used = alloc_count;
+        long used = torture_alloc_disarm();
         if (n == 0) {
             compare_request(&r); /* the first run allocates freely and must be right */
             total = used;
@@ -451,11 +414,12 @@ static void torture(json_t *c, const char *about) {
         }
         finish(&r);
         json_decref(r.t.sent);
-        if (live_blocks != before)
-            TEST_FAIL_("%s, allocation %ld: %ld blocks leaked", about, n, live_blocks - before);
+        if (torture_alloc_live() != before)
+            TEST_FAIL_("%s, allocation %ld: %ld blocks leaked", about, n,
+                       torture_alloc_live() - before);
     }
     printf("torture: %-50s %ld allocations, each failed in turn\n", about, total);
-    t_free(rq.body);
+    torture_free(rq.body);
 }
 
 int main(int argc, char **argv) {
@@ -465,8 +429,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* Before any allocation: every block then carries the header the hooks expect. */
-    json_set_alloc_funcs(t_malloc, t_free);
-    inngest_set_alloc_funcs(t_malloc, t_realloc, t_free);
+    torture_alloc_install();
     json_error_t e;
     json_t *cases = json_load_file(argv[argc - 1], 0, &e);
     if (!json_is_array(cases)) {
@@ -485,8 +448,8 @@ int main(int argc, char **argv) {
     }
     size_t n = json_array_size(cases);
     json_decref(cases);
-    if (live_blocks)
-        TEST_FAIL_("%ld blocks still allocated at exit", live_blocks);
+    if (torture_alloc_live())
+        TEST_FAIL_("%ld blocks still allocated at exit", torture_alloc_live());
     printf("%zu cases passed\n", n);
     return 0;
 }
