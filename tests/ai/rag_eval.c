@@ -5,7 +5,7 @@
  *   rag_eval --corpus DIR --questions FILE [options]
  *     --store PATH      store file or URI (default: a scratch file, removed at exit); an existing
  *                       store is reused, and the corpus ingested into it again only where
- *                       a page changed
+ *                       a page changed; a postgresql:// URL is used as given
  *     --split LIST      train, dev, test (comma-separated) or all (default): which
  *                       questions to ask
  *     --modes LIST      comma-separated hybrid,keyword,vector (default all three)
@@ -182,8 +182,11 @@ int main(int argc, char **argv) {
     char path[1024], uri[1100];
     if (!store)
         store = rag_test_path("eval.db", path, sizeof(path));
-    snprintf(uri, sizeof(uri), "%s%s?synchronous=normal", strchr(store, ':') ? "" : "sqlite:",
-             store);
+    if (!strncmp(store, "postgres", 8)) /* postgresql:// or postgres://: as given */
+        snprintf(uri, sizeof(uri), "%s", store);
+    else
+        snprintf(uri, sizeof(uri), "%s%s?synchronous=normal",
+                 strchr(store, ':') ? "" : "sqlite:", store);
     inngest_error err;
     inngest_rag_store *s = inngest_rag_store_create(uri, NULL, &err);
     inngest_rag_embedder *e = s ? inngest_rag_hash_embedder_create(0, &err) : NULL;

@@ -13,8 +13,15 @@
  * 2. Ingestion through the store with the hash embedder: synthetic Markdown documents,
  *    docs/s and chunks/s with sqlite:...?synchronous=full (the default) and =normal.
  *
+ * 3. With --store (up to 4 times): the same Zipfian documents ingested into each store in
+ *    turns until it holds each --chunks count (default 16000,100000), docs/s, then search
+ *    latency p50/p99 (hybrid and keyword, the same questions asked of each store in turn)
+ *    and hybrid searches/s with 1 and --searchers threads. Each store must start empty.
+ *
  *   bench_rag [--n N] [--dim D] [--queries Q] [--k K] [--rescore C] [--repeat R]
  *             [--docs D] [--no-search] [--no-ingest]
+ *   bench_rag --store URI [--store URI...] [--chunks N,N...] [--queries Q] [--k K]
+ *             [--searchers T]
  */
 #include "fmacros.h"
 
@@ -491,12 +498,267 @@ static void bench_ingest(int docs, int repeat) {
     rmdir(dir);
 }
 
+/* ---- ingestion and search through real stores -------------------------------------------- */
+
+#define MAX_STORES 4
+
+/* A synthetic document for the store benchmark: words of 4 syllables (65 536 of them)
+ * drawn with Zipf-like frequencies (word r with probability ~ 1/(r+100)), as in real text
+ * once its stopwords are gone (the 100 commonest ranks left out), so a question mixes
+ * common words (long posting lists: the commonest is in about 1 chunk of 5) with rare
+ * ones. */
+static void zipf_word(uint64_t *s, char *out, size_t size) {
+    static const char *syl[] = {"ka", "lo", "mi", "ren", "tor", "sa", "vel", "qui", "dan",
+                                "po", "ser", "ul", "mar", "ix", "ne", "zo"};
+    double u = (double)(splitmix(s) >> 11) / 9007199254740992.0;
+    uint64_t r = (uint64_t)(100.0 * exp(u * log(65636.0 / 100.0))) - 100;
+    if (r > 65535)
+        r = 65535;
+    snprintf(out, size, "%s%s%s%s", syl[r % 16], syl[r / 16 % 16], syl[r / 256 % 16],
+             syl[r / 4096 % 16]);
+}
+
+static char *zipf_doc(uint64_t seed, int words, size_t *len) {
+    size_t cap = (size_t)words * 12 + 64, n = 0;
+    char *t = malloc(cap);
+    uint64_t s = seed;
+    n += (size_t)snprintf(t, cap, "# Document %llu\n\n", (unsigned long long)seed);
+    for (int w = 0; w < words; w++) {
+        char word[16];
+        zipf_word(&s, word, sizeof(word));
+        uint64_t p = splitmix(&s) % 100;
+        n += (size_t)snprintf(t + n, cap - n, "%s%s", word,
+                              p < 2 ? ".\n\n" : p < 10 ? ". " : " ");
+    }
+    *len = n;
+    return t;
+}
+
+/* The system's 1-minute load average, or -1. */
+static double loadavg1(void) {
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct store_run {
+    const char *uri;
+    inngest_rag_store *s;
+    int docs;           /* documents ingested so far */
+    size_t chunks;      /* chunks ingested so far */
+    double ingest_wall; /* seconds spent ingesting since the last report */
+    double ingest_cpu;  /* of which this thread's CPU */
+    int seg_docs;
+    size_t seg_chunks;
+};
+
+static void ingest_one(struct store_run *r, inngest_rag_embedder *e, int d) {
+    size_t len, nc = 0;
+    char *text = zipf_doc((uint64_t)d + 1, 450, &len);
+    char key[64];
+    snprintf(key, sizeof(key), "doc-%d.md", d);
+    inngest_rag_document doc = {.key = key, .source = key, .text = text, .text_len = len};
+    inngest_error err;
+    double t0 = now_s(), c0 = thread_cpu_s();
+    if (inngest_rag_ingest_document(r->s, e, &doc, NULL, NULL, &nc, &err)) {
+        fprintf(stderr, "ingest into %s: %s\n", r->uri, err.message);
+        exit(1);
+    }
+    r->ingest_wall += now_s() - t0;
+    r->ingest_cpu += thread_cpu_s() - c0;
+    r->docs++;
+    r->seg_docs++;
+    r->chunks += nc;
+    r->seg_chunks += nc;
+    free(text);
+}
+
+/* A question: 2 to 6 words from the documents' distribution. */
+static void make_question(uint64_t seed, char *out, size_t size) {
+    uint64_t s = seed * 0x9e3779b97f4a7c15ULL + 7;
+    int words = 2 + (int)(splitmix(&s) % 5);
+    size_t n = 0;
+    out[0] = '\0';
+    for (int w = 0; w < words && n + 20 < size; w++) {
+        char word[16];
+        zipf_word(&s, word, sizeof(word));
+        n += (size_t)snprintf(out + n, size - n, "%s%s", w ? " " : "", word);
+    }
+}
+
+struct searcher {
+    inngest_rag_store *s;
+    inngest_rag_embedder *e;
+    inngest_rag_mode mode;
+    int from, count, k;
+    double *lat; /* per query, ms (optional) */
+    double cpu;
+};
+
+static void *searcher_run(void *arg) {
+    struct searcher *w = arg;
+    double c0 = thread_cpu_s();
+    for (int i = 0; i < w->count; i++) {
+        char q[160];
+        make_question((uint64_t)(w->from + i), q, sizeof(q));
+        inngest_rag_results res;
+        inngest_error err;
+        double t0 = now_s();
+        if (inngest_rag_search(w->s, w->e, q, w->k, w->mode, &res, &err)) {
+            fprintf(stderr, "search: %s\n", err.message);
+            exit(1);
+        }
+        if (w->lat)
+            w->lat[i] = (now_s() - t0) * 1e3;
+        inngest_rag_results_cleanup(&res);
+    }
+    w->cpu = thread_cpu_s() - c0;
+    return NULL;
+}
+
+/* Searches per second with `threads` threads sharing `total` questions. */
+static double search_throughput(inngest_rag_store *s, inngest_rag_embedder *e,
+                                inngest_rag_mode mode, int threads, int total, int k) {
+    struct searcher w[16];
+    pthread_t t[16];
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        w[i] = (struct searcher){s, e, mode, 100000 + total * i / threads,
+                                 total * (i + 1) / threads - total * i / threads, k, NULL, 0};
+        pthread_create(&t[i], NULL, searcher_run, &w[i]);
+    }
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    return total / (now_s() - t0);
+}
+
+/* Backend name of a URI, for the tables. */
+static const char *backend_of(const char *uri) {
+    return !strncmp(uri, "postgres", 8) ? "PostgreSQL" : "SQLite";
+}
+
+/*
+ * Ingests the same Zipfian documents into every store, in turns of 20 documents so that
+ * the stores see the same machine load, until each holds `targets[t]` chunks; then asks
+ * the same `nq` questions of each store in turn (hybrid and keyword), and measures the
+ * throughput of 1 and `par` concurrent searchers.
+ */
+static void bench_stores(const char *const *uris, int nstores, const size_t *targets,
+                         int ntargets, int nq, int k, int par) {
+    struct store_run runs[MAX_STORES];
+    inngest_error err;
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, &err);
+    for (int i = 0; i < nstores; i++) {
+        runs[i] = (struct store_run){.uri = uris[i]};
+        runs[i].s = inngest_rag_store_create(uris[i], NULL, &err);
+        inngest_rag_store_info info;
+        if (!runs[i].s || inngest_rag_store_get_info(runs[i].s, &info, &err)) {
+            fprintf(stderr, "open %s: %s\n", uris[i], err.message);
+            exit(1);
+        }
+        if (info.chunks) {
+            fprintf(stderr, "%s is not empty (%zu chunks): give an empty store\n", uris[i],
+                    info.chunks);
+            exit(1);
+        }
+    }
+    printf("\n### Stores: ingestion and search (hash embedder, %d dims, Zipfian documents of "
+           "450 words)\n\n", e->dim);
+    printf("Stores, in turns: ");
+    for (int i = 0; i < nstores; i++)
+        printf("%s`%s` (%s)", i ? ", " : "", uris[i], backend_of(uris[i]));
+    printf(". Search: %d questions of 2-6 words, k=%d, each asked of every store in turn; "
+           "throughput: the same questions shared by 1 and %d threads.\n\n", nq, k, par);
+    printf("| chunks | backend | docs ingested | ingest docs/s | ingest chunks/s | client CPU "
+           "%% | load | hybrid p50 | hybrid p99 | keyword p50 | keyword p99 | hybrid q/s x1 | "
+           "hybrid q/s x%d |\n", par);
+    printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    fflush(stdout);
+    double *lat[MAX_STORES][2];
+    for (int i = 0; i < nstores; i++)
+        for (int m = 0; m < 2; m++)
+            lat[i][m] = malloc((size_t)nq * sizeof(double));
+    int next_doc = 0;
+    for (int t = 0; t < ntargets; t++) {
+        double load_in = loadavg1();
+        for (int i = 0; i < nstores; i++) {
+            runs[i].ingest_wall = runs[i].ingest_cpu = 0;
+            runs[i].seg_docs = 0;
+            runs[i].seg_chunks = 0;
+        }
+        /* Every store gets the same documents, so they reach the target together. */
+        while (runs[0].chunks < targets[t]) {
+            for (int i = 0; i < nstores; i++)
+                for (int d = next_doc; d < next_doc + 20; d++)
+                    ingest_one(&runs[i], e, d);
+            next_doc += 20;
+        }
+        /* Searches: each question of each store in turn. */
+        for (int q = 0; q < nq; q++)
+            for (int m = 0; m < 2; m++)
+                for (int i = 0; i < nstores; i++) {
+                    struct searcher w = {runs[i].s, e, m ? INNGEST_RAG_KEYWORD : INNGEST_RAG_HYBRID,
+                                         q, 1, k, &lat[i][m][q], 0};
+                    searcher_run(&w);
+                }
+        double qps[MAX_STORES][2];
+        for (int i = 0; i < nstores; i++) {
+            qps[i][0] = search_throughput(runs[i].s, e, INNGEST_RAG_HYBRID, 1, nq, k);
+            qps[i][1] = search_throughput(runs[i].s, e, INNGEST_RAG_HYBRID, par, nq, k);
+        }
+        double load = (load_in + loadavg1()) / 2;
+        for (int i = 0; i < nstores; i++) {
+            for (int m = 0; m < 2; m++)
+                qsort(lat[i][m], (size_t)nq, sizeof(double), cmp_double);
+            struct store_run *r = &runs[i];
+            printf("| %zu | %s | %d | %.0f | %.0f | %.0f | %.2f | %.2f ms | %.2f ms | %.2f ms | "
+                   "%.2f ms | %.0f | %.0f |\n",
+                   r->chunks, backend_of(r->uri), r->seg_docs, r->seg_docs / r->ingest_wall,
+                   r->seg_chunks / r->ingest_wall, 100 * r->ingest_cpu / r->ingest_wall, load,
+                   pct(lat[i][0], nq, 0.5), pct(lat[i][0], nq, 0.99), pct(lat[i][1], nq, 0.5),
+                   pct(lat[i][1], nq, 0.99), qps[i][0], qps[i][1]);
+        }
+        fflush(stdout);
+    }
+    for (int i = 0; i < nstores; i++) {
+        for (int m = 0; m < 2; m++)
+            free(lat[i][m]);
+        inngest_rag_store_destroy(runs[i].s);
+    }
+    inngest_rag_embedder_destroy(e);
+}
+
 int main(int argc, char **argv) {
     size_t n = 100000, c = 0;
     int dim = 1536, nq = 200, k = 10, repeat = 3, docs = 2000, search = 1, ingest = 1;
+    const char *stores[MAX_STORES];
+    int nstores = 0, searchers = 4, ntargets = 0;
+    size_t targets[8];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--n") && v)
+        if (!strcmp(a, "--store") && v && nstores < MAX_STORES)
+            stores[nstores++] = argv[++i];
+        else if (!strcmp(a, "--chunks") && v) {
+            char *p = argv[++i];
+            while (*p && ntargets < 8) {
+                targets[ntargets++] = strtoul(p, &p, 10);
+                while (*p == ',' || *p == ' ')
+                    p++;
+            }
+        } else if (!strcmp(a, "--searchers") && v)
+            searchers = atoi(argv[++i]);
+        else if (!strcmp(a, "--n") && v)
             n = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(a, "--dim") && v)
             dim = atoi(argv[++i]);
@@ -516,13 +778,28 @@ int main(int argc, char **argv) {
             ingest = 0;
         else {
             fprintf(stderr, "usage: %s [--n N] [--dim D] [--queries Q] [--k K] [--rescore C] "
-                            "[--repeat R] [--docs D] [--no-search] [--no-ingest]\n", argv[0]);
+                            "[--repeat R] [--docs D] [--no-search] [--no-ingest]\n"
+                            "       %s --store URI [--store URI...] [--chunks N,N...] "
+                            "[--queries Q] [--k K] [--searchers T]\n", argv[0], argv[0]);
             return 2;
         }
     }
     if (k < 1 || k > 64 || nq < 1 || repeat < 1 || dim < 8 || n < 1) {
         fprintf(stderr, "bad arguments\n");
         return 2;
+    }
+    if (nstores) {
+        if (!ntargets) {
+            targets[0] = 16000;
+            targets[1] = 100000;
+            ntargets = 2;
+        }
+        if (searchers < 1 || searchers > 16) {
+            fprintf(stderr, "--searchers takes 1 to 16\n");
+            return 2;
+        }
+        bench_stores(stores, nstores, targets, ntargets, nq, k, searchers);
+        return 0;
     }
     if (!c)
         c = (size_t)k * 5 > 50 ? (size_t)k * 5 : 50; /* the store's default */

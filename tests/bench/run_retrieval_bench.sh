@@ -13,6 +13,13 @@
 #                    test only for final numbers: never tune on it)
 #     --work DIR     where the sets and stores live (default /tmp/inngest-retrieval);
 #                    built when missing (the man and perl sets take minutes of groff)
+#     --backends L   sqlite, postgresql, or both: sqlite,postgresql (default sqlite); each
+#                    set is measured on every backend in turn, so side by side
+#     --pg-url URL   with postgresql: a server of yours (URL of any database on it; one
+#                    database per set and variant is created there, rag_<set>_<variant>,
+#                    and reused); without it a private server is started with
+#                    tests/pg/pg_ctl.sh and stopped at the end (its stores are rebuilt
+#                    every run)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build
@@ -21,6 +28,8 @@ sets=man,perl,python
 variants=with,without
 split=dev
 work=/tmp/inngest-retrieval
+backends=sqlite
+pg_url=""
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -29,6 +38,8 @@ while [ $# -gt 0 ]; do
     --variants) variants=$2; shift 2 ;;
     --split) split=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --backends) backends=$2; shift 2 ;;
+    --pg-url) pg_url=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -38,14 +49,36 @@ mkdir -p "$work/stores"
 for set in ${sets//,/ }; do
   [ -f "$work/$set/questions.jsonl" ] || python3 "$src/tests/bench/retrieval/make_sets.py" "$work" --sets "$set"
 done
+pgdir=""
+trap '[ -z "$pgdir" ] || "$src/tests/pg/pg_ctl.sh" stop "$pgdir" >/dev/null 2>&1 || true' EXIT
+if [[ ",$backends," == *,postgresql,* ]] && [ -z "$pg_url" ]; then
+  pgdir=$(mktemp -d "${TMPDIR:-/tmp}/retrieval-pg.XXXXXX")
+  pg_url=$("$src/tests/pg/pg_ctl.sh" start "$pgdir")
+fi
+# store_of SET VARIANT BACKEND: the store's path or URL (a PostgreSQL database is created
+# when missing).
+store_of() {
+  if [ "$3" = postgresql ]; then
+    local db=rag_${1}_$2
+    psql -qAt "$pg_url" -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+      psql -qAt "$pg_url" -c "CREATE DATABASE $db" >/dev/null
+    echo "${pg_url%/*}/$db"
+  else
+    echo "$work/stores/$1-$2.db"
+  fi
+}
 echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC');" \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for set in ${sets//,/ }; do
   for v in ${variants//,/ }; do
-    echo
-    echo "### $set, $v description lines ($split)"
-    echo
-    "$bin" --corpus "$work/$set/$v/pages" --questions "$work/$set/questions.jsonl" \
-      --store "$work/stores/$set-$v.db" --split "$split"
+    for b in ${backends//,/ }; do
+      echo
+      echo "### $set, $v description lines ($split), $b"
+      echo
+      "$bin" --corpus "$work/$set/$v/pages" --questions "$work/$set/questions.jsonl" \
+        --store "$(store_of "$set" "$v" "$b")" --split "$split"
+      echo
+      echo "Load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    done
   done
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fault (d): kill -9 of `inngest-host ingest` at random moments, and what survives.
 #
-#   tests/soak/ingest_kill.sh [--kills N] [--docs N] [--http] [--build DIR]
+#   tests/soak/ingest_kill.sh [--kills N] [--docs N] [--http] [--pg | --store-url URL]
+#                             [--build DIR]
 #
 # Generates a folder of --docs Markdown files (default 300, 2-24 KB of words each), times
 # one full re-ingestion (--force) of it in a scratch store, then N times (default 20): starts
@@ -16,8 +17,14 @@
 # documents one by one to /api/rag/documents (acknowledged = HTTP 200), the host is
 # SIGKILLed at a random moment within --http-window ms (default 2000), restarted on the
 # same store, and GET /api/rag/documents must list every acknowledged key.
+#
+# --pg runs the same against PostgreSQL: a private server (tests/pg/pg_ctl.sh, fsync on,
+# stopped at the end) instead of a SQLite file; --store-url URL uses a database of yours
+# (it must be empty: its rag_* tables are dropped first). The integrity check is then
+# PostgreSQL's own: every document's chunk count matches its chunk rows, no chunk without
+# its document, and every chunk has its codes and vector.
 . "$(dirname "$0")/lib.sh"
-kills=20 docs=300 http=0 window=2000 build=$soak_src/build-soak
+kills=20 docs=300 http=0 window=2000 build=$soak_src/build-soak pg=0 url=""
 while [ $# -gt 0 ]; do
   case $1 in
     --kills) kills=$2; shift 2 ;;
@@ -25,7 +32,9 @@ while [ $# -gt 0 ]; do
     --http) http=1; shift ;;
     --http-window) window=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    --pg) pg=1; shift ;;
+    --store-url) url=$2; shift 2 ;;
+    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "ingest_kill.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -55,14 +64,34 @@ for i in range(n):
             size += len(para)
 PY
 store=$soak_work/store.db
+calibrate=$soak_work/calibrate.db
+if [ "$pg" = 1 ]; then
+  pgdir=$soak_work/pg
+  trap 'PG_FSYNC=on "$soak_src/tests/pg/pg_ctl.sh" stop "$pgdir" >/dev/null 2>&1 || true; soak_cleanup' EXIT
+  url=$(PG_FSYNC=on "$soak_src/tests/pg/pg_ctl.sh" start "$pgdir")
+  psql -qAt "$url" -c "CREATE DATABASE calibrate" >/dev/null
+  calibrate=${url%/*}/calibrate
+elif [ -n "$url" ]; then
+  psql -qAt "$url" -c "DROP TABLE IF EXISTS rag_staged, rag_chunks, rag_documents, rag_meta, rag_schema" >/dev/null
+  calibrate=""
+fi
+[ -n "$url" ] && store=$url
 echo "== $(soak_machine)"
+[ -n "$url" ] && echo "== store: PostgreSQL $(psql -qAt "$store" -c 'SHOW server_version'), fsync $(psql -qAt "$store" -c 'SHOW fsync'), synchronous_commit $(psql -qAt "$store" -c 'SHOW synchronous_commit')"
 
 # check_kill K DELAY_MS THIS_RUN WORD: compares $acked (every key ever acknowledged) with
 # $soak_work/listed (what the reopened store lists), runs integrity_check, prints a line.
 check_kill() {
   local missing integrity
   missing=$(comm -23 "$acked" "$soak_work/listed" | wc -l)
-  integrity=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$store" 2>&1 || true)
+  if [ -n "$url" ]; then
+    integrity=$(psql -qAt "$store" -c "SELECT CASE WHEN n = 0 THEN 'ok' ELSE n || ' inconsistencies' END FROM (SELECT
+        (SELECT count(*) FROM rag_documents d WHERE d.chunks <> (SELECT count(*) FROM rag_chunks c WHERE c.doc_id = d.id))
+      + (SELECT count(*) FROM rag_chunks c WHERE NOT EXISTS (SELECT 1 FROM rag_documents d WHERE d.id = c.doc_id))
+      + (SELECT count(*) FROM rag_chunks c WHERE length(c.codes) = 0 OR length(c.f32) = 0) AS n) x" 2>&1 || true)
+  else
+    integrity=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('pragma integrity_check').fetchone()[0])" "$store" 2>&1 || true)
+  fi
   printf '   kill %2d at %5d ms: %3d %s this run, %3d ever; %3d listed; missing %d; integrity %s\n' \
     "$1" "$2" "$3" "$4" "$(wc -l <"$acked")" "$(wc -l <"$soak_work/listed")" "$missing" "$integrity"
   if [ "$missing" != 0 ] || [ "$integrity" != ok ]; then fail=1; comm -23 "$acked" "$soak_work/listed" | head -5; fi
@@ -93,8 +122,13 @@ PY
   : >"$acked"
   fail=0
   start_host() {
-    start_bg "$soak_work/host.log" env INNGEST_DEV=1 INNGEST_LOG_LEVEL=warn RAG_STORE_PATH="$store" \
-      "$host" --port "$port"
+    if [ -n "$url" ]; then
+      start_bg "$soak_work/host.log" env INNGEST_DEV=1 INNGEST_LOG_LEVEL=warn RAG_STORE_URL="$store" \
+        "$host" --port "$port"
+    else
+      start_bg "$soak_work/host.log" env INNGEST_DEV=1 INNGEST_LOG_LEVEL=warn RAG_STORE_PATH="$store" \
+        "$host" --port "$port"
+    fi
     host_pid=$bg_pid
     wait_http "http://127.0.0.1:$port/healthz" "$host_pid"
   }
@@ -122,10 +156,12 @@ PY
   exit $fail
 fi
 # The kill window: one --force run over a full store (what every run below does).
-"$host" ingest --store "$soak_work/calibrate.db" "$folder" >/dev/null 2>&1
+# (Against a database of yours, the calibration runs in the store itself, emptied after.)
+"$host" ingest --store "${calibrate:-$store}" "$folder" >/dev/null 2>&1
 t0=$(now_ms)
-"$host" ingest --force --store "$soak_work/calibrate.db" "$folder" >/dev/null 2>&1
+"$host" ingest --force --store "${calibrate:-$store}" "$folder" >/dev/null 2>&1
 full_ms=$(( $(now_ms) - t0 ))
+[ -z "$calibrate" ] && psql -qAt "$url" -c "TRUNCATE rag_documents, rag_chunks, rag_staged, rag_meta" >/dev/null
 echo "== $docs documents ($(du -sk "$folder" | cut -f1) KiB); one full ingestion takes $full_ms ms; $kills kills"
 acked=$soak_work/acked
 : >"$acked"
