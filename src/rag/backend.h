@@ -16,7 +16,10 @@
  *
  * Calls and threads: the generic store calls a backend's functions from one thread at a
  * time (it holds its backend mutex around every call), so a backend needs no locking of
- * its own unless it runs threads of its own (a notification listener, say).
+ * its own unless it runs threads of its own (a notification listener, say). Searches are
+ * the exception when a backend offers it: with `concurrent_reads` set, or through readers
+ * from `open_reader`, they run in parallel with each other and with the writes, which stay
+ * one at a time.
  *
  * Ids: a backend names documents and chunks with int64 ids > 0 of its choosing; they are
  * stable while the row exists (the in-memory index keys on them). The ids of deleted rows
@@ -190,6 +193,20 @@ struct ing_rag_backend_ops {
      * (non-zero when it opened something) that read_end receives. */
     int (*read_begin)(struct ing_rag_backend *b);
     void (*read_end)(struct ing_rag_backend *b, int token);
+
+    /*
+     * Parallel searches, optional (neither: every search call is serialised with the rest).
+     * concurrent_reads non-zero: filter, keyword, load_vectors, read_chunk, read_begin and
+     * read_end may be called from several threads at once, and while any other function
+     * runs (a backend with a pool of connections).
+     * open_reader non-NULL: opens another instance over the same store (SQLite: another
+     * connection to the file) that the generic store uses for those reads only, from one
+     * thread at a time, alongside the main instance's calls; it is closed with close().
+     * When it fails, searches go through the main instance, serialised.
+     */
+    int concurrent_reads;
+    int (*open_reader)(struct ing_rag_backend *b, struct ing_rag_backend **out,
+                       inngest_error *err);
 
     /* Optional (NULL: nothing to do): called once the generic store is open and
      * b->store is set, before the store is returned to its caller. A backend that runs

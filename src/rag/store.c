@@ -9,7 +9,10 @@
  * only after the backend returned, under the same lock, so memory never shows what the
  * backend may not have. Locks: `be_mu` serialises calls to the backend (so a backend
  * needs no locking of its own); `ix_mu` (rwlock) lets searches scan in parallel while
- * writers wait. Order: be_mu before ix_mu.
+ * writers wait, and guards the binding (embedder_id, dim: changed under both). Order:
+ * be_mu before ix_mu. A search's reads go through a reader (reader_get()): the backend
+ * itself when it takes concurrent reads, one of its readers when it opens them, and only
+ * otherwise the backend under be_mu; `rd_mu` guards the idle readers.
  */
 #include "fmacros.h"
 
@@ -33,6 +36,8 @@
 #define RESCORE_MIN 50
 /* The most scan threads INNGEST_RAG_THREADS may ask for (a search uses at most 16). */
 #define ENV_THREADS_MAX 1024
+/* Readers a store opens at most (searches beyond this many wait for one). */
+#define READERS_MAX 8
 
 struct inngest_rag_store {
     struct ing_rag_backend *be;
@@ -45,6 +50,11 @@ struct inngest_rag_store {
     int rescore;
     const char *kernel;
     ing_dot_f32_fn dotf;
+    pthread_mutex_t rd_mu;
+    pthread_cond_t rd_cv;
+    struct ing_rag_backend *idle_readers[READERS_MAX];
+    size_t nidle_readers, readers_open;
+    int no_readers; /* opening one failed: searches use the backend under be_mu */
 };
 
 void inngest_rag_content_hash(const char *text, size_t len, char out[17]) {
@@ -80,11 +90,15 @@ static int load_index(inngest_rag_store *s, inngest_error *err) {
 void inngest_rag_store_destroy(inngest_rag_store *s) {
     if (!s)
         return;
+    for (size_t i = 0; i < s->nidle_readers; i++)
+        s->idle_readers[i]->ops->close(s->idle_readers[i]);
     if (s->be)
         s->be->ops->close(s->be);
     ing_vindex_cleanup(&s->ix);
     pthread_mutex_destroy(&s->be_mu);
     pthread_rwlock_destroy(&s->ix_mu);
+    pthread_mutex_destroy(&s->rd_mu);
+    pthread_cond_destroy(&s->rd_cv);
     free(s);
 }
 
@@ -165,6 +179,8 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
     }
     pthread_mutex_init(&s->be_mu, NULL);
     pthread_rwlock_init(&s->ix_mu, NULL);
+    pthread_mutex_init(&s->rd_mu, NULL);
+    pthread_cond_init(&s->rd_cv, NULL);
     s->threads = opts && opts->threads > 0 ? opts->threads : 0;
     if (!s->threads) {
         long t = 0;
@@ -225,7 +241,7 @@ const char *inngest_rag_status_name(int status) {
     }
 }
 
-/* Caller holds be_mu. */
+/* Caller holds be_mu or ix_mu. */
 static int check_locked(inngest_rag_store *s, const char *embedder_id, int dim,
                         inngest_error *err) {
     if (!embedder_id || !*embedder_id || dim <= 0)
@@ -247,9 +263,10 @@ static int check_locked(inngest_rag_store *s, const char *embedder_id, int dim,
 
 int inngest_rag_store_check(inngest_rag_store *s, const char *embedder_id, int dim,
                             inngest_error *err) {
-    pthread_mutex_lock(&s->be_mu);
+    /* The binding changes under ix_mu too, so a search need not wait for a write. */
+    pthread_rwlock_rdlock(&s->ix_mu);
     int rc = check_locked(s, embedder_id, dim, err);
-    pthread_mutex_unlock(&s->be_mu);
+    pthread_rwlock_unlock(&s->ix_mu);
     return rc;
 }
 
@@ -781,15 +798,73 @@ int ing_rag_store_reload(inngest_rag_store *s, inngest_error *err) {
 
 /* ---- search ----------------------------------------------------------------------------- */
 
+/* What a search reads through, from reader_get(). */
+struct reader {
+    struct ing_rag_backend *be;
+    enum { RD_SERIAL, RD_SHARED, RD_POOLED } kind;
+};
+
+/* The backend a search reads through: the backend itself when it takes concurrent reads;
+ * an idle reader, or a new one (at most READERS_MAX), when it opens readers; else the
+ * backend with be_mu held. Give it back with reader_put(). */
+static void reader_get(inngest_rag_store *s, struct reader *r) {
+    const struct ing_rag_backend_ops *ops = s->be->ops;
+    r->be = s->be;
+    r->kind = RD_SHARED;
+    if (ops->concurrent_reads)
+        return;
+    if (ops->open_reader) {
+        pthread_mutex_lock(&s->rd_mu);
+        while (!s->no_readers && !s->nidle_readers && s->readers_open >= READERS_MAX)
+            pthread_cond_wait(&s->rd_cv, &s->rd_mu);
+        int use = !s->no_readers;
+        if (use && s->nidle_readers) {
+            r->be = s->idle_readers[--s->nidle_readers];
+            r->kind = RD_POOLED;
+            pthread_mutex_unlock(&s->rd_mu);
+            return;
+        }
+        if (use)
+            s->readers_open++;
+        pthread_mutex_unlock(&s->rd_mu);
+        struct ing_rag_backend *be = NULL;
+        if (use && ops->open_reader(s->be, &be, NULL) == INNGEST_OK) {
+            r->be = be;
+            r->kind = RD_POOLED;
+            return;
+        }
+        if (use) {
+            pthread_mutex_lock(&s->rd_mu);
+            s->readers_open--;
+            s->no_readers = 1; /* a store in memory, say: stop trying */
+            pthread_cond_broadcast(&s->rd_cv);
+            pthread_mutex_unlock(&s->rd_mu);
+        }
+    }
+    pthread_mutex_lock(&s->be_mu);
+    r->kind = RD_SERIAL;
+}
+
+static void reader_put(inngest_rag_store *s, struct reader *r) {
+    if (r->kind == RD_SERIAL) {
+        pthread_mutex_unlock(&s->be_mu);
+    } else if (r->kind == RD_POOLED) {
+        pthread_mutex_lock(&s->rd_mu);
+        s->idle_readers[s->nidle_readers++] = r->be;
+        pthread_cond_signal(&s->rd_cv);
+        pthread_mutex_unlock(&s->rd_mu);
+    }
+}
+
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-/* Document ids matching the source filter, sorted. Caller holds be_mu. */
-static int filter_docs(inngest_rag_store *s, const inngest_rag_query *q, int64_t **out,
+/* Document ids matching the source filter, sorted, read through `be` (a reader). */
+static int filter_docs(struct ing_rag_backend *be, const inngest_rag_query *q, int64_t **out,
                        size_t *n, inngest_error *err) {
-    int rc = s->be->ops->filter(s->be, q->sources, q->source_count, out, n, err);
+    int rc = be->ops->filter(be, q->sources, q->source_count, out, n, err);
     if (!rc && *out)
         qsort(*out, *n, sizeof(**out), cmp_i64);
     return rc;
@@ -867,9 +942,10 @@ static int rescore(inngest_rag_store *s, const float *unit, int dim,
     if (!rc) {
         for (size_t i = 0; i < m; i++)
             ids[i] = cand[i].id;
-        pthread_mutex_lock(&s->be_mu);
-        rc = s->be->ops->load_vectors(s->be, ids, m, dim, vecs, have, err);
-        pthread_mutex_unlock(&s->be_mu);
+        struct reader r;
+        reader_get(s, &r);
+        rc = r.be->ops->load_vectors(r.be, ids, m, dim, vecs, have, err);
+        reader_put(s, &r);
     }
     for (size_t i = 0; !rc && i < m; i++)
         if (have[i])
@@ -957,11 +1033,13 @@ static int read_hits(inngest_rag_store *s, const inngest_rag_query *q, const str
     if (!out->hits)
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     int rc = INNGEST_OK;
-    pthread_mutex_lock(&s->be_mu);
-    int token = s->be->ops->read_begin ? s->be->ops->read_begin(s->be) : 0;
+    struct reader rd;
+    reader_get(s, &rd);
+    struct ing_rag_backend *be = rd.be;
+    int token = be->ops->read_begin ? be->ops->read_begin(be) : 0;
     for (size_t i = 0; !rc && i < n; i++) {
         inngest_rag_hit *h = &out->hits[out->count];
-        int r = s->be->ops->read_chunk(s->be, fused[i].id, h, err);
+        int r = be->ops->read_chunk(be, fused[i].id, h, err);
         if (r == INNGEST_ENOTFOUND) { /* deleted since it was ranked */
             free(h->doc_key);
             free(h->source);
@@ -984,9 +1062,9 @@ static int read_hits(inngest_rag_store *s, const inngest_rag_query *q, const str
         if (h->keyword_rank)
             h->keyword_score = kl[h->keyword_rank - 1].score;
     }
-    if (s->be->ops->read_end)
-        s->be->ops->read_end(s->be, token);
-    pthread_mutex_unlock(&s->be_mu);
+    if (be->ops->read_end)
+        be->ops->read_end(be, token);
+    reader_put(s, &rd);
     if (rc)
         inngest_rag_results_cleanup(out);
     return rc;
@@ -1017,16 +1095,21 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
         rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
         goto done;
     }
-    pthread_mutex_lock(&s->be_mu);
+    pthread_rwlock_rdlock(&s->ix_mu);
     if (use_vec)
         rc = check_locked(s, q->embedder_id, q->dim, err);
-    if (!rc && filtered)
-        rc = filter_docs(s, q, &docs, &ndocs, err);
-    if (!rc && use_kw && !(filtered && ndocs == 0))
-        rc = s->be->ops->keyword(s->be, q->text, depth, filtered ? docs : NULL, ndocs, kl, &nk,
-                                 err);
     int empty = s->dim == 0;
-    pthread_mutex_unlock(&s->be_mu);
+    pthread_rwlock_unlock(&s->ix_mu);
+    if (!rc && (filtered || use_kw)) {
+        struct reader r;
+        reader_get(s, &r);
+        if (filtered)
+            rc = filter_docs(r.be, q, &docs, &ndocs, err);
+        if (!rc && use_kw && !(filtered && ndocs == 0))
+            rc = r.be->ops->keyword(r.be, q->text, depth, filtered ? docs : NULL, ndocs, kl, &nk,
+                                    err);
+        reader_put(s, &r);
+    }
     if (rc || (filtered && ndocs == 0))
         goto done; /* an error, or the filter matches nothing */
     if (use_vec && !empty)

@@ -1434,6 +1434,8 @@ static const struct ing_rag_backend_ops pg_ops = {
     .load_codes = pg_load_codes,
     .load_vectors = pg_load_vectors,
     .read_chunk = pg_read_chunk,
+    /* Every read takes a connection of its own from the pool. */
+    .concurrent_reads = 1,
     .attach = pg_attach,
     .close = pg_close,
 };

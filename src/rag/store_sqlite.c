@@ -43,6 +43,7 @@ struct sqlite_backend {
     struct ing_rag_backend base; /* first member */
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    char *path; /* for readers: other connections to the same file */
 };
 
 static const char *const cached_sql[ST_COUNT] = {
@@ -861,8 +862,12 @@ static void sq_close(struct ing_rag_backend *b) {
         sqlite3_finalize(sb->st[i]);
     if (sb->db)
         sqlite3_close(sb->db);
+    free(sb->path);
     free(sb);
 }
+
+static int sq_open_reader(struct ing_rag_backend *b, struct ing_rag_backend **out,
+                          inngest_error *err);
 
 static const struct ing_rag_backend_ops sqlite_ops = {
     .name = "sqlite",
@@ -882,8 +887,48 @@ static const struct ing_rag_backend_ops sqlite_ops = {
     .read_chunk = sq_read_chunk,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
+    .open_reader = sq_open_reader,
     .close = sq_close,
 };
+
+/* Searches' pragmas: the FTS index, vectors and texts read through a memory map instead of
+ * a pread() per page, and more pages cached between searches. */
+#define SEARCH_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768"
+
+/* A reader: another connection to the store's file, for searches on other threads (WAL
+ * lets it read while the writer writes, each statement seeing the last commit). It only
+ * reads (query_only). A store in memory or in a temporary file has none. */
+static int sq_open_reader(struct ing_rag_backend *b, struct ing_rag_backend **out,
+                          inngest_error *err) {
+    const char *path = ((struct sqlite_backend *)b)->path;
+    *out = NULL;
+    if (!path || !*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+        return inngest_error_set(err, INNGEST_EINVAL, "RAG store: %s has no readers",
+                                 path && *path ? path : "a temporary store");
+    struct sqlite_backend *sb = calloc(1, sizeof(*sb));
+    if (!sb || !(sb->path = strdup(path))) {
+        free(sb);
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    sb->base.ops = &sqlite_ops;
+    int rc = INNGEST_OK;
+    if (sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        rc = inngest_error_set(err, INNGEST_EIO, "RAG store: cannot open %s: %s", path,
+                               sb->db ? sqlite3_errmsg(sb->db) : "out of memory");
+    if (!rc) {
+        sqlite3_busy_timeout(sb->db, BUSY_TIMEOUT_MS);
+        rc = exec(sb->db, "PRAGMA query_only=1; " SEARCH_PRAGMAS, err);
+    }
+    /* The keyword query ranks with ing_bm25(), registered per connection. */
+    if (!rc && register_bm25(sb->db) != SQLITE_OK)
+        rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s: SQLite has no FTS5", path);
+    if (rc) {
+        sq_close(&sb->base);
+        return rc;
+    }
+    *out = &sb->base;
+    return INNGEST_OK;
+}
 
 int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend **out,
                         inngest_error *err) {
@@ -892,6 +937,10 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
     if (!sb)
         return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     sb->base.ops = &sqlite_ops;
+    if (!(sb->path = strdup(path))) {
+        free(sb);
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
     if (sqlite3_open_v2(path, &sb->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         int rc = inngest_error_set(err, INNGEST_EIO, "RAG store: cannot open %s: %s", path,
@@ -900,6 +949,12 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
         return rc;
     }
     sqlite3 *db = sb->db;
+    /* Readers open the same file even if the working directory changes. */
+    char *abs = realpath(path, NULL);
+    if (abs) {
+        free(sb->path);
+        sb->path = abs;
+    }
     sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     sqlite3_stmt *st = prep(db, "PRAGMA journal_mode=WAL");
     int wal = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
@@ -912,10 +967,8 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
         return rc;
     }
     int rc = exec(db, fast_sync ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", err);
-    /* Searches read the FTS index, vectors and texts through a memory map instead of a
-     * pread() per page, and keep more pages cached between searches. */
     if (!rc)
-        rc = exec(db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768", err);
+        rc = exec(db, SEARCH_PRAGMAS, err);
     if (!rc && register_bm25(db) != SQLITE_OK)
         rc = inngest_error_set(err, INNGEST_EIO, "RAG store: %s: SQLite has no FTS5", path);
     if (!rc)

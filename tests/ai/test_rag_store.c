@@ -8,6 +8,7 @@
 #include "fmacros.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +489,49 @@ TEST_CASE(changes_from_another_writer) {
     inngest_rag_embedder_destroy(e);
     inngest_rag_store_destroy(a);
     inngest_rag_store_destroy(b);
+}
+
+/* Searches on several threads while another thread replaces and deletes a document: each
+ * search answers, and finds what it always found (the fixed documents). On SQLite the
+ * searches read through readers (other connections), on PostgreSQL through the pool. */
+struct searcher_arg {
+    inngest_rag_store *s;
+    inngest_rag_embedder *e;
+    int rounds;
+};
+
+static void *searcher(void *arg) {
+    struct searcher_arg *a = arg;
+    for (int i = 0; i < a->rounds; i++) {
+        inngest_rag_mode mode = i % 2 ? INNGEST_RAG_KEYWORD : INNGEST_RAG_HYBRID;
+        CHECK(top_is(a->s, a->e, "how many retries after a failed step", mode, "retries.md"));
+        CHECK(top_is(a->s, a->e, "INNGEST_EMISMATCH", mode, "errors.md"));
+    }
+    return NULL;
+}
+
+TEST_CASE(searches_run_alongside_writes) {
+    inngest_rag_store *s = open_store("parallel.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    enum { THREADS = 4 };
+    pthread_t t[THREADS];
+    struct searcher_arg arg = {s, e, 25};
+    for (int i = 0; i < THREADS; i++)
+        CHECK_EQ_INT(pthread_create(&t[i], NULL, searcher, &arg), 0);
+    char text[128];
+    for (int i = 0; i < 20; i++) {
+        snprintf(text, sizeof(text), "# Churn\n\nVersion %d of a page about gardening.", i);
+        inngest_rag_document d = {.source = "churn.md", .text = text};
+        CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, NULL, NULL, NULL), 0);
+        if (i % 5 == 3) /* the last round (19) leaves it in */
+            CHECK_EQ_INT(inngest_rag_store_delete(s, "churn.md", NULL), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        CHECK_EQ_INT(pthread_join(t[i], NULL), 0);
+    CHECK(top_is(s, e, "gardening page version", INNGEST_RAG_KEYWORD, "churn.md"));
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_destroy(s);
 }
 
 TEST_CASE(status_names) {
