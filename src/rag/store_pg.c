@@ -73,6 +73,12 @@
     ")), 'A') || setweight(to_tsvector('english', translate(" text ", " PG_PUNCT              \
     ", " PG_SPACES ")), 'D')"
 
+/* A term's weighted frequency in a chunk, title occurrences counting twice: for a query of
+ * one word, ts_rank_cd without normalisation sums the weight of each occurrence (every
+ * occurrence is a cover of its own), A 1.0 and D 0.5 here; for a phrase, of each
+ * occurrence of the phrase. */
+#define PG_TF(tsv, q) "(2 * ts_rank_cd('{0.5, 0.5, 0.5, 1.0}', " tsv ", " q ", 0)::float8)"
+
 /* BM25's parameters, FTS5's: term frequency saturation and length normalisation. */
 #define PG_BM25_K1 "1.2::float8"
 #define PG_BM25_B "0.75::float8"
@@ -1078,10 +1084,11 @@ static size_t question_terms(char *buf, const char **terms, size_t max) {
  * backend.h). Each term is a phraseto_tsquery('english', ...) (so X-Inngest-Signature is a
  * phrase of its parts, like FTS5), matched through the GIN index. A chunk's score sums, over
  * the terms it matches, idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen)): idf
- * from the term's chunk count (FTS5's formula), tf the term's occurrences in the chunk's
- * tsvector with a title (A) position counting twice a text (D) one, len the chunk's token
- * count and avglen its mean over the matching chunks (the whole table's would cost a scan).
- * ts_rank was not enough: it saturates repeats after one or two, and ignores rarity.
+ * from the term's chunk count (FTS5's formula), tf the term's occurrences in the chunk with
+ * a title (A) one counting twice a text (D) one (PG_TF), len the chunk's length in bytes
+ * (FTS5 counts tokens; only the ratio to avglen matters) and avglen its mean over the
+ * matching chunks (the whole table's would cost a scan). ts_rank was not enough: it
+ * saturates repeats after one or two, and ignores rarity.
  * The CTEs are MATERIALIZED: inlined (PostgreSQL 12+ does that to a CTE used once), each
  * term's chunk count became a subquery run again for every matching row, twice, and a
  * search over 4 000 chunks took 40 s. The chunk total comes from the documents' chunk
@@ -1137,24 +1144,19 @@ static int pg_keyword(struct ing_rag_backend *bb, const char *text, size_t want,
     PGconn *c;
     PGresult *r = read_query(
         b, &c,
-        "WITH t AS MATERIALIZED (SELECT phraseto_tsquery('english', w) AS q,"
-        "  tsvector_to_array(to_tsvector('english', w)) AS lex FROM unnest($1::text[]) AS w),"
-        " s AS MATERIALIZED (SELECT q, lex,"
+        "WITH t AS MATERIALIZED (SELECT phraseto_tsquery('english', w) AS q"
+        "  FROM unnest($1::text[]) AS w),"
+        " s AS MATERIALIZED (SELECT q,"
         "  (SELECT count(*) FROM rag_chunks WHERE tsv @@ t.q) AS df FROM t WHERE numnode(q) > 0),"
         " n AS MATERIALIZED (SELECT greatest(coalesce(sum(chunks), 0), 1) AS total"
         "  FROM rag_documents),"
         /* One row per (chunk, term it matches): the term's idf, its weighted frequency in
-         * the chunk (title positions count twice; a phrase: the mean of its words') and
-         * the chunk's length in tokens. */
-        " m AS MATERIALIZED (SELECT c.id, c.doc_id, c.position, z.tf, z.dl,"
+         * the chunk and the chunk's length. */
+        " m AS MATERIALIZED (SELECT c.id, c.doc_id, c.position, c.len::float8 AS dl,"
+        "  " PG_TF("c.tsv", "s.q") " AS tf,"
         "  greatest(ln((n.total - s.df + 0.5::float8) / (s.df + 0.5::float8)), 1e-6::float8)"
         "   AS idf"
         "  FROM s CROSS JOIN n JOIN rag_chunks c ON c.tsv @@ s.q"
-        "  CROSS JOIN LATERAL (SELECT sum(cardinality(u.positions))::float8 AS dl,"
-        "   coalesce(sum(CASE WHEN u.lexeme = ANY(s.lex) THEN cardinality(u.positions) +"
-        "    cardinality(array_positions(u.weights, 'A')) END), 0)::float8 /"
-        "    greatest(cardinality(s.lex), 1) AS tf"
-        "   FROM unnest(c.tsv) AS u) z"
         "  WHERE $3::bigint[] IS NULL OR c.doc_id = ANY($3::bigint[])),"
         " a AS MATERIALIZED (SELECT greatest(avg(dl), 1::float8) AS avgdl FROM m)"
         " SELECT m.id, sum(m.idf * m.tf * (" PG_BM25_K1 " + 1) / (m.tf + " PG_BM25_K1

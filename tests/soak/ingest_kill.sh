@@ -39,6 +39,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 soak_build "$build"
+build=$(cd "$build" && pwd) # the host runs in a folder of its own
 host=$build/src/host/inngest-host
 "$host" ingest --help >/dev/null 2>&1 || { echo "ingest_kill.sh: this host has no ingest command" >&2; exit 1; }
 export RAG_EMBEDDER=hash
