@@ -115,6 +115,11 @@ typedef struct inngest_rag_store inngest_rag_store;
 typedef struct inngest_rag_store_opts {
     int threads; /* scan threads per query; 0 = INNGEST_RAG_THREADS or the CPU count */
     int rescore; /* float32 rescoring candidates; 0 = max(5k, 50); INNGEST_RAG_RESCORE_OFF */
+    /* Non-zero: a store on a server that cannot be reached now (a PostgreSQL URL; what
+     * would fail with INNGEST_EUNAVAILABLE) opens anyway, empty and unbound. Its calls
+     * answer INNGEST_EUNAVAILABLE until the server answers; then it creates or upgrades
+     * its tables and loads itself. 0: inngest_rag_store_create() fails. SQLite ignores it. */
+    int open_unavailable;
 } inngest_rag_store_opts;
 
 /*

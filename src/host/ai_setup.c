@@ -131,7 +131,8 @@ static int create_embedder(struct host_ai *ai, inngest_error *err) {
     return ai->embedder ? INNGEST_OK : (err && err->code ? err->code : INNGEST_ECONFIG);
 }
 
-int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err) {
+int host_ai_open(struct host_ai *ai, const char *store_path, int wait_for_store,
+                 inngest_error *err) {
     memset(ai, 0, sizeof(*ai));
     inngest_ai_opts o = {0}; /* every field from OPENAI_* */
     ai->client = inngest_ai_client_create(&o, err);
@@ -156,7 +157,7 @@ int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err)
     rc = make_parent(where, err);
     if (rc)
         goto fail;
-    inngest_rag_store_opts so = {0};
+    inngest_rag_store_opts so = {.open_unavailable = wait_for_store};
     ai->store = inngest_rag_store_create(where, &so, err);
     memset(where, 0, sizeof(where));
     if (!ai->store) {

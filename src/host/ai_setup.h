@@ -33,9 +33,13 @@ struct host_ai {
  * created when missing) and checks
  * that it was built by this embedder. On failure everything is released, `ai` is zeroed
  * and `err` says what to change (a store built by another embedder names the file and the
- * ways out).
+ * ways out). With `wait_for_store` (the server), a database that cannot be reached now
+ * does not fail the open: the store opens empty, answers INNGEST_EUNAVAILABLE (503 with
+ * Retry-After) until the database answers, then loads itself
+ * (inngest_rag_store_opts.open_unavailable).
  */
-int host_ai_open(struct host_ai *ai, const char *store_path, inngest_error *err);
+int host_ai_open(struct host_ai *ai, const char *store_path, int wait_for_store,
+                 inngest_error *err);
 
 /* Closes the store and frees the embedder and the client. Safe on a zeroed struct. */
 void host_ai_close(struct host_ai *ai);

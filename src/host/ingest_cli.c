@@ -189,7 +189,7 @@ int host_ingest_main(int argc, char **argv) {
     struct host_ai ai;
     inngest_error err;
     inngest_error_clear(&err);
-    if (host_ai_open(&ai, store, &err) != INNGEST_OK) {
+    if (host_ai_open(&ai, store, 0, &err) != INNGEST_OK) {
         fprintf(stderr, "inngest-host ingest: %s\n", err.message);
         return 1;
     }

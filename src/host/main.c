@@ -225,7 +225,8 @@ static int check_exposure(const struct host_args *a, const struct host_guard *g)
 /* Opens the model client, embedder and store, fills the chat environment, and seeds an
  * empty store with the built-in corpus. */
 static int open_chat(struct host_ai *ai, struct chat_env *env, inngest_error *err) {
-    int rc = host_ai_open(ai, NULL, err);
+    /* A database that is down now does not stop the server: 503 until it is back. */
+    int rc = host_ai_open(ai, NULL, 1, err);
     if (rc)
         return rc;
     memset(env, 0, sizeof(*env));

@@ -241,11 +241,14 @@ int ing_rag_sqlite_open(const char *path, int fast_sync, struct ing_rag_backend 
  * The PostgreSQL backend (store_pg.c, the only file that includes libpq-fe.h; built when
  * libpq is found, INNGEST_HAVE_LIBPQ): `url` is a libpq connection URI (postgresql://...
  * or postgres://...), `pool_size` the most connections it opens (0: 8). Creates or
- * upgrades its tables at open, under an advisory lock. Its attach() starts a thread that
- * listens for other writers' changes and applies them with ing_rag_store_apply_change(),
- * and after a lost connection reloads the index with ing_rag_store_reload().
+ * upgrades its tables on its first connection, under an advisory lock. Its attach() starts
+ * a thread that listens for other writers' changes and applies them with
+ * ing_rag_store_apply_change(), and after a lost connection reloads the index with
+ * ing_rag_store_reload(). With `lazy`, a server that cannot be reached is not an error:
+ * the backend opens unconnected (its calls fail with INNGEST_EUNAVAILABLE) and the
+ * listener connects, migrates and reloads the index once the server answers.
  */
-int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out,
+int ing_rag_pg_open(const char *url, int pool_size, int lazy, struct ing_rag_backend **out,
                     inngest_error *err);
 
 /* ---- for backends: changes made elsewhere ---------------------------------------------- */

@@ -144,8 +144,10 @@ static int open_sqlite_uri(const char *uri, struct ing_rag_backend **out, innges
     return rc;
 }
 
-/* Opens the backend `uri` names: "sqlite:..." or a plain path is a SQLite file. */
-static int open_backend(const char *uri, struct ing_rag_backend **out, inngest_error *err) {
+/* Opens the backend `uri` names: "sqlite:..." or a plain path is a SQLite file. `lazy`:
+ * a server that cannot be reached now is not an error (open_unavailable). */
+static int open_backend(const char *uri, int lazy, struct ing_rag_backend **out,
+                        inngest_error *err) {
     if (!uri || !*uri)
         return inngest_error_set(err, INNGEST_EINVAL, "RAG store: no store path or URI given");
     if (!strncmp(uri, "sqlite:", strlen("sqlite:")))
@@ -155,8 +157,9 @@ static int open_backend(const char *uri, struct ing_rag_backend **out, inngest_e
         /* Connections per store (per host): RAG_STORE_POOL_SIZE, default 8. */
         long pool = 0;
         int rc = inngest_env_long(NULL, NULL, "RAG_STORE_POOL_SIZE", 8, 1, 256, &pool, err);
-        return rc ? rc : ing_rag_pg_open(uri, (int)pool, out, err);
+        return rc ? rc : ing_rag_pg_open(uri, (int)pool, lazy, out, err);
 #else
+        (void)lazy;
         return inngest_error_set(err, INNGEST_ECONFIG,
                                  "RAG store: this build has no PostgreSQL backend (install "
                                  "libpq-dev and rebuild)");
@@ -195,11 +198,23 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
     s->rescore = opts ? opts->rescore : 0;
     ing_kernel_dot_i8(&s->kernel);
     s->dotf = ing_kernel_dot_f32();
-    int rc = open_backend(uri, &s->be, err);
+    int lazy = opts && opts->open_unavailable;
+    int rc = open_backend(uri, lazy, &s->be, err);
     if (!rc)
         rc = s->be->ops->binding(s->be, s->embedder_id, &s->dim, err);
     if (!rc)
         rc = load_index(s, err);
+    if (rc == INNGEST_EUNAVAILABLE && lazy && s->be && s->be->ops->attach) {
+        /* Not reachable yet: open empty and unbound; the backend's listener reloads the
+         * index (binding included) once the server answers. */
+        ing_vindex_cleanup(&s->ix);
+        memset(&s->ix, 0, sizeof(s->ix));
+        s->embedder_id[0] = '\0';
+        s->dim = 0;
+        rc = INNGEST_OK;
+        if (err)
+            inngest_error_clear(err);
+    }
     if (rc) {
         inngest_rag_store_destroy(s);
         return NULL;

@@ -104,6 +104,10 @@ struct pg_backend {
     int wake[2]; /* a byte written here stops the listener */
     int stopping;
     PGconn *listen_conn; /* connected in open, then owned by the listener thread */
+    /* The schema: migrated on the first connection (at open, or later when the server
+     * was down then and the store opened lazily). */
+    pthread_mutex_t migrate_mu;
+    int migrated;
 };
 
 /* ---- errors ----------------------------------------------------------------------------- */
@@ -146,6 +150,8 @@ static int pg_fail(PGconn *c, const PGresult *res, inngest_error *err, const cha
 }
 
 /* ---- connections and the pool ------------------------------------------------------------ */
+
+static int migrate(PGconn *c, inngest_error *err);
 
 static void quiet_notices(void *arg, const char *message) {
     (void)arg;
@@ -210,6 +216,18 @@ static PGconn *pool_get(struct pg_backend *b, int *fresh, inngest_error *err) {
     b->open++;
     pthread_mutex_unlock(&b->mu);
     PGconn *c = pg_connect(b, err);
+    /* The tables exist before the first statement runs on any connection. */
+    if (c && !__atomic_load_n(&b->migrated, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&b->migrate_mu);
+        int rc = b->migrated ? INNGEST_OK : migrate(c, err);
+        if (rc == INNGEST_OK)
+            __atomic_store_n(&b->migrated, 1, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&b->migrate_mu);
+        if (rc != INNGEST_OK) {
+            PQfinish(c);
+            c = NULL;
+        }
+    }
     if (!c) {
         pthread_mutex_lock(&b->mu);
         b->open--;
@@ -1416,6 +1434,7 @@ static void pg_close(struct ing_rag_backend *bb) {
         close(b->wake[1]);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->migrate_mu);
     free(b->url);
     free(b);
 }
@@ -1442,7 +1461,7 @@ static const struct ing_rag_backend_ops pg_ops = {
     .close = pg_close,
 };
 
-int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out,
+int ing_rag_pg_open(const char *url, int pool_size, int lazy, struct ing_rag_backend **out,
                     inngest_error *err) {
     *out = NULL;
     if (pool_size <= 0)
@@ -1458,6 +1477,7 @@ int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out
     b->wake[0] = b->wake[1] = -1;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
+    pthread_mutex_init(&b->migrate_mu, NULL);
     b->max = (size_t)pool_size;
     b->url = strdup(url);
     b->idle = calloc(b->max, sizeof(*b->idle));
@@ -1476,13 +1496,10 @@ int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out
     }
     snprintf(b->instance, sizeof(b->instance), "%016" PRIx64, r);
 
+    /* The first connection migrates the schema. */
     int fresh;
     PGconn *c = pool_get(b, &fresh, err);
-    if (!c) {
-        pg_close(&b->base);
-        return failed_code(err);
-    }
-    int rc = migrate(c, err);
+    int rc = c ? INNGEST_OK : failed_code(err);
     pool_put(b, c);
     /* Listen before the store loads its index, so no change between the load and the
      * LISTEN is missed (one already loaded is applied twice, which changes nothing). */
@@ -1492,6 +1509,15 @@ int ing_rag_pg_open(const char *url, int pool_size, struct ing_rag_backend **out
             rc = failed_code(err);
         else if (listen_on(b->listen_conn))
             rc = pg_fail(b->listen_conn, NULL, err, "listening for changes");
+    }
+    if (rc == INNGEST_EUNAVAILABLE && lazy) {
+        /* The listener connects (and the pool migrates) once the server answers. */
+        if (b->listen_conn)
+            PQfinish(b->listen_conn);
+        b->listen_conn = NULL;
+        rc = INNGEST_OK;
+        if (err)
+            inngest_error_clear(err);
     }
     if (rc) {
         pg_close(&b->base);

@@ -188,7 +188,7 @@ static void start(struct env *e, int flags) {
         unsetenv("OPENAI_API_KEY");
     setenv("RAG_EMBEDDER", flags & OPENAI_EMBEDDINGS ? "openai" : "hash", 1);
     setenv("OPENAI_EMBEDDING_DIMENSIONS", "8", 1);
-    CHECK_EQ_INT(host_ai_open(&e->ai, e->store, &err), INNGEST_OK);
+    CHECK_EQ_INT(host_ai_open(&e->ai, e->store, 0, &err), INNGEST_OK);
     CHECK_EQ_INT(chat_env_from_environment(&e->chat_env, &err), INNGEST_OK);
     e->chat_env.client = e->ai.client;
     e->chat_env.store = e->ai.store;

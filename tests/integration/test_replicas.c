@@ -262,3 +262,58 @@ TEST_CASE(two_hosts_one_database) {
     inngest_transport_destroy(t);
     inngest_global_cleanup();
 }
+
+/* The status of one request (any status is fine), or -1 when the host did not answer. */
+static int status_of(inngest_transport *t, const char *base, const char *method,
+                     const char *path) {
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    inngest_http_request req = {.method = method, .url = url};
+    inngest_http_response res = {0};
+    inngest_error err;
+    int status = t->send(t, &req, &res, &err) == INNGEST_OK ? res.status : -1;
+    inngest_http_response_cleanup(&res);
+    return status;
+}
+
+/* A host started while the database is down starts anyway: what needs the store answers
+ * 503 with Retry-After, and once the database is up the same process answers 200 and
+ * stores and finds documents (no restart). Runs alone (RUN_SERIAL): it stops and starts
+ * the shared test server. */
+TEST_CASE(host_starts_while_database_down) {
+    char url[1024];
+    rag_test_store_url("replicas_down", url, sizeof(url)); /* created while the server is up */
+    inngest_error err;
+    CHECK_EQ_INT(inngest_global_init(), INNGEST_OK);
+    inngest_transport *t = inngest_transport_curl_create(&err);
+    CHECK(t != NULL);
+    pg_ctl("kill");
+    struct host h;
+    start_host(&h, "down", url);
+    char *body = call_503(t, h.base, "GET", "/api/rag/documents", NULL);
+    free(body);
+    body = call_503(t, h.base, "POST", "/api/rag/documents", quokka);
+    free(body);
+    body = call_503(t, h.base, "POST", "/api/chat", question);
+    free(body);
+    body = http_call(t, h.base, "GET", "/healthz", NULL, 0, NULL, 200);
+    free(body);
+
+    pg_ctl("up");
+    double t0 = now_s();
+    int status;
+    while ((status = status_of(t, h.base, "GET", "/api/rag/documents")) != 200) {
+        CHECK_EQ_INT(status, 503);
+        if (now_s() - t0 > CHANGE_WAIT_S)
+            TEST_FAIL_("the host still answers 503 %.0f s after the database came up",
+                       CHANGE_WAIT_S);
+        usleep(10000);
+    }
+    printf("database up: the host answered 200 after %.3f s\n", now_s() - t0);
+    json_t *j = http_call_json(t, h.base, "POST", "/api/rag/documents", quokka, 200);
+    json_decref(j);
+    printf("then added and cited after %.3f s\n", wait_cites(t, &h, "quokka.md", 1));
+    stop_host(&h);
+    inngest_transport_destroy(t);
+    inngest_global_cleanup();
+}
