@@ -160,6 +160,37 @@ INNGEST_API int inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_sto
 INNGEST_API int inngest_rag_store_check(inngest_rag_store *s, const char *embedder_id, int dim,
                                         inngest_error *err);
 
+/* ---- messages between the processes that share a store ---------------------------------- */
+
+/* The longest message inngest_rag_store_publish() takes, in bytes. */
+#define INNGEST_RAG_MESSAGE_MAX 7900
+
+/* Receives one message another process published: `len` bytes at `msg`, NUL-terminated,
+ * borrowed for the call. Called from a thread of the store's; it must not call
+ * inngest_rag_store_subscribe() or destroy the store. */
+typedef void (*inngest_rag_message_fn)(void *user, const char *msg, size_t len);
+
+/* 1 when other processes can open this store at the same time and hear what this one
+ * publishes (PostgreSQL: every replica on one database), 0 when not (SQLite). */
+INNGEST_API int inngest_rag_store_is_shared(const inngest_rag_store *s);
+
+/*
+ * Sends `msg` (at most INNGEST_RAG_MESSAGE_MAX bytes of UTF-8 without NUL) to the
+ * subscriber of every other process that has the store open (PostgreSQL: NOTIFY on a
+ * channel of the store's, in the order sent). Best effort: a process whose listener is
+ * reconnecting misses it, and nothing is stored. With a store no other process shares,
+ * nobody hears it and it succeeds. Any thread; it does not wait for the store's other
+ * calls. INNGEST_EINVAL for a message too long or with a NUL, INNGEST_EUNAVAILABLE when
+ * the database cannot be reached.
+ */
+INNGEST_API int inngest_rag_store_publish(inngest_rag_store *s, const char *msg, size_t len,
+                                          inngest_error *err);
+
+/* Sets the one function that receives other processes' messages (NULL: none). When it
+ * returns, the previous function is not running and will not be called again. */
+INNGEST_API void inngest_rag_store_subscribe(inngest_rag_store *s, inngest_rag_message_fn fn,
+                                             void *user);
+
 typedef struct inngest_rag_document {
     const char *key;      /* unique id; NULL = `source` */
     const char *source;   /* where it came from (path, URL); required */

@@ -318,8 +318,10 @@ int main(int argc, char **argv) {
         log_msg(LOG_ERROR, "cannot set up the chat: %s", err.message);
         goto out;
     }
-    /* Run mode streams the answer to the result streams of this process (relay.h). */
+    /* Run mode streams the answer to the result streams of this process (relay.h), and of
+     * the other replicas when the RAG store is shared (PostgreSQL). */
     host_relay_chat_tokens(relay, &tokens);
+    host_relay_share(relay, ai.store);
     env.tokens = &tokens;
     if (register_functions(app, &args, &env, &err) != INNGEST_OK) {
         log_msg(LOG_ERROR, "cannot register functions: %s", err.message);
@@ -368,6 +370,7 @@ out:
         log_msg(LOG_INFO, "stopped");
     inngest_app_destroy(app);
     host_guard_cleanup(&guard);
+    host_relay_share(relay, NULL); /* before the store closes */
     host_ai_close(&ai); /* after the app: its functions borrow the store */
     host_relay_destroy(relay); /* after the server and the app: both use it */
     inngest_global_cleanup();

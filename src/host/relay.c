@@ -3,6 +3,12 @@
  * The token relay (relay.h): a fixed table of keys under one mutex, one condition variable
  * that every change broadcasts on (a handful of readers at most: the result streams are
  * capped), and waits on CLOCK_MONOTONIC so they always end in time.
+ *
+ * Shared (host_relay_share): each local change is also published through the store as
+ * one message, "b KEY" (begin), "a OFFSET KEY\nTEXT" (text at that byte offset of the
+ * generation) or "e KEY" (end), and other replicas' messages are applied like local
+ * changes, except that text is only taken at the offset it continues: a lost or repeated
+ * message leaves the copy short, never wrong.
  */
 #include "fmacros.h"
 
@@ -10,10 +16,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <inngest/rag.h>
 #include <inngest/utf8.h>
 
 #define DEFAULT_KEYS   64
@@ -39,6 +48,7 @@ struct host_relay {
     size_t max_bytes;
     long ttl_ms;
     unsigned long next_gen;
+    inngest_rag_store *store; /* host_relay_share(): where changes are published */
 };
 
 static long long now_ms(void) {
@@ -122,9 +132,34 @@ static int key_ok(const char *key) {
     return key && *key && strlen(key) < KEY_MAX;
 }
 
-void host_relay_begin(host_relay *r, const char *key) {
-    if (!r || !key_ok(key))
+/* Publishes one change to the other replicas (when shared): kind 'b', 'e', or 'a' with the
+ * text appended at `offset`, cut into messages at character boundaries. Best effort. */
+static void publish(host_relay *r, char kind, const char *key, size_t offset, const char *text,
+                    size_t len) {
+    inngest_rag_store *s = __atomic_load_n(&r->store, __ATOMIC_ACQUIRE);
+    if (!s || strcspn(key, " \n") != strlen(key))
         return;
+    char msg[INNGEST_RAG_MESSAGE_MAX];
+    if (kind != 'a') {
+        int n = snprintf(msg, sizeof(msg), "%c %s", kind, key);
+        inngest_rag_store_publish(s, msg, (size_t)n, NULL);
+        return;
+    }
+    while (len > 0) {
+        int n = snprintf(msg, sizeof(msg), "a %zu %s\n", offset, key);
+        size_t take = inngest_utf8_cut(text, len, sizeof(msg) - (size_t)n);
+        if (!take)
+            return; /* not UTF-8: the other replicas wait for the result */
+        memcpy(msg + n, text, take);
+        if (inngest_rag_store_publish(s, msg, (size_t)n + take, NULL) != INNGEST_OK)
+            return; /* the rest would not continue what they have */
+        text += take;
+        len -= take;
+        offset += take;
+    }
+}
+
+static void begin(host_relay *r, const char *key) {
     pthread_mutex_lock(&r->mu);
     long long now = now_ms();
     expire(r, now);
@@ -142,13 +177,21 @@ void host_relay_begin(host_relay *r, const char *key) {
     pthread_mutex_unlock(&r->mu);
 }
 
-void host_relay_append(host_relay *r, const char *key, const char *text, size_t len) {
-    if (!r || !key_ok(key) || !len)
+void host_relay_begin(host_relay *r, const char *key) {
+    if (!r || !key_ok(key))
         return;
+    begin(r, key);
+    publish(r, 'b', key, 0, NULL, 0);
+}
+
+/* Appends `text` to the current generation of `key` when it is at byte `at` (SIZE_MAX:
+ * wherever it is). Returns the offset it was appended at, or SIZE_MAX when it was not. */
+static size_t append(host_relay *r, const char *key, const char *text, size_t len, size_t at) {
+    size_t done = SIZE_MAX;
     pthread_mutex_lock(&r->mu);
     struct entry *e = find(r, key);
     /* Past the limit the rest is dropped whole: the reader waits for the result. */
-    if (e && !e->ended && len <= r->max_bytes - e->len) {
+    if (e && !e->ended && (at == SIZE_MAX || at == e->len) && len <= r->max_bytes - e->len) {
         if (e->len + len > e->cap) {
             size_t cap = e->cap ? e->cap : 1024;
             while (cap < e->len + len)
@@ -163,16 +206,24 @@ void host_relay_append(host_relay *r, const char *key, const char *text, size_t 
         }
         if (e->len + len <= e->cap) {
             memcpy(e->text + e->len, text, len);
+            done = e->len;
             e->len += len;
             pthread_cond_broadcast(&r->cv);
         }
     }
     pthread_mutex_unlock(&r->mu);
+    return done;
 }
 
-void host_relay_end(host_relay *r, const char *key) {
-    if (!r || !key_ok(key))
+void host_relay_append(host_relay *r, const char *key, const char *text, size_t len) {
+    if (!r || !key_ok(key) || !len)
         return;
+    size_t at = append(r, key, text, len, SIZE_MAX);
+    if (at != SIZE_MAX)
+        publish(r, 'a', key, at, text, len);
+}
+
+static void end(host_relay *r, const char *key) {
     pthread_mutex_lock(&r->mu);
     struct entry *e = find(r, key);
     if (e) {
@@ -182,6 +233,45 @@ void host_relay_end(host_relay *r, const char *key) {
         pthread_cond_broadcast(&r->cv);
     }
     pthread_mutex_unlock(&r->mu);
+}
+
+void host_relay_end(host_relay *r, const char *key) {
+    if (!r || !key_ok(key))
+        return;
+    end(r, key);
+    publish(r, 'e', key, 0, NULL, 0);
+}
+
+/* A change another replica published (an inngest_rag_message_fn). */
+static void on_message(void *user, const char *msg, size_t len) {
+    host_relay *r = user;
+    char key[KEY_MAX];
+    size_t at;
+    int n = 0;
+    if (len >= 3 && (msg[0] == 'b' || msg[0] == 'e') && msg[1] == ' ' && len - 2 < KEY_MAX &&
+        !memchr(msg + 2, '\n', len - 2)) {
+        memcpy(key, msg + 2, len - 2);
+        key[len - 2] = '\0';
+        if (msg[0] == 'b')
+            begin(r, key);
+        else
+            end(r, key);
+    } else if (sscanf(msg, "a %zu %79s%n", &at, key, &n) == 2 && msg[n] == '\n' &&
+               (size_t)n + 1 < len) {
+        append(r, key, msg + n + 1, len - (size_t)n - 1, at);
+    }
+}
+
+void host_relay_share(host_relay *r, inngest_rag_store *store) {
+    if (!r)
+        return;
+    inngest_rag_store *old = __atomic_exchange_n(&r->store, NULL, __ATOMIC_ACQ_REL);
+    if (old)
+        inngest_rag_store_subscribe(old, NULL, NULL);
+    if (store && inngest_rag_store_is_shared(store)) {
+        inngest_rag_store_subscribe(store, on_message, r);
+        __atomic_store_n(&r->store, store, __ATOMIC_RELEASE);
+    }
 }
 
 /* 1 when `e` has something for `cur`. */

@@ -8,8 +8,9 @@
  * `max_keys` keys of at most `max_bytes` each (text beyond that is dropped and the reader
  * waits for the result); a finished key is dropped `ttl_ms` after it ended, and when the
  * table is full the oldest key (finished ones first) makes room. Only this process sees
- * it: with several replicas a stream served by another host gets no deltas, only the
- * result (docs/design.md).
+ * it, unless it is shared through a store several replicas have open (host_relay_share:
+ * PostgreSQL), so that a stream served by another replica gets the deltas too
+ * (docs/design.md).
  *
  * Thread-safety: every call may come from any thread.
  */
@@ -17,6 +18,8 @@
 #define HOST_RELAY_H
 
 #include <stddef.h>
+
+#include <inngest/rag.h>
 
 #include "chat.h"
 
@@ -50,6 +53,12 @@ typedef struct host_relay_cursor {
  */
 size_t host_relay_read(host_relay *r, const char *key, host_relay_cursor *cur, char *buf,
                        size_t cap, int wait_ms, int *restart);
+
+/* Shares the relay with the other replicas that have `store` open: its changes are
+ * published through the store, theirs applied here. Does nothing for a store no other
+ * process shares (SQLite). NULL stops sharing; call it before the store is destroyed.
+ * Not concurrently with itself. */
+void host_relay_share(host_relay *r, inngest_rag_store *store);
 
 /* Fills `out` so that handle-chat's streamed text goes to `r` (chat_env.tokens). */
 void host_relay_chat_tokens(host_relay *r, struct chat_tokens *out);

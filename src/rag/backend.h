@@ -214,6 +214,13 @@ struct ing_rag_backend_ops {
      * A failure closes the store. */
     int (*attach)(struct ing_rag_backend *b, inngest_error *err);
 
+    /* Optional (NULL: no other process shares this store). Sends `msg` (checked by the
+     * generic store: 1..INNGEST_RAG_MESSAGE_MAX bytes, no NUL) to the other processes
+     * that have the store open; they pass it to ing_rag_store_deliver(), and this process
+     * does not. Called WITHOUT the generic store's backend mutex, from any thread, so it
+     * must be thread-safe on its own. */
+    int (*publish)(struct ing_rag_backend *b, const char *msg, size_t len, inngest_error *err);
+
     /* Closes the store and frees `b`. */
     void (*close)(struct ing_rag_backend *b);
 };
@@ -274,5 +281,9 @@ int ing_rag_store_apply_change(inngest_rag_store *s, int64_t old_doc, int64_t ne
  * embedder (the old index stays). Same threads rule as ing_rag_store_apply_change().
  */
 int ing_rag_store_reload(inngest_rag_store *s, inngest_error *err);
+
+/* Hands a message another process published (see the publish op) to the store's
+ * subscriber, if any. `msg` is NUL-terminated. Any thread. */
+void ing_rag_store_deliver(inngest_rag_store *s, const char *msg, size_t len);
 
 #endif

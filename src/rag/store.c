@@ -55,6 +55,11 @@ struct inngest_rag_store {
     struct ing_rag_backend *idle_readers[READERS_MAX];
     size_t nidle_readers, readers_open;
     int no_readers; /* opening one failed: searches use the backend under be_mu */
+    /* inngest_rag_store_subscribe(): held while the subscriber runs, so that changing it
+     * waits for a delivery in progress. */
+    pthread_mutex_t sub_mu;
+    inngest_rag_message_fn sub_fn;
+    void *sub_user;
 };
 
 void inngest_rag_content_hash(const char *text, size_t len, char out[17]) {
@@ -95,6 +100,7 @@ void inngest_rag_store_destroy(inngest_rag_store *s) {
     if (s->be)
         s->be->ops->close(s->be);
     ing_vindex_cleanup(&s->ix);
+    pthread_mutex_destroy(&s->sub_mu);
     pthread_mutex_destroy(&s->be_mu);
     pthread_rwlock_destroy(&s->ix_mu);
     pthread_mutex_destroy(&s->rd_mu);
@@ -181,6 +187,7 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
         return NULL;
     }
     pthread_mutex_init(&s->be_mu, NULL);
+    pthread_mutex_init(&s->sub_mu, NULL);
     pthread_rwlock_init(&s->ix_mu, NULL);
     pthread_mutex_init(&s->rd_mu, NULL);
     pthread_cond_init(&s->rd_cv, NULL);
@@ -239,6 +246,39 @@ int inngest_rag_store_get_info(inngest_rag_store *s, inngest_rag_store_info *out
     int rc = s->be->ops->counts(s->be, &out->documents, &out->chunks, err);
     pthread_mutex_unlock(&s->be_mu);
     return rc;
+}
+
+/* ---- messages between processes ------------------------------------------------------------ */
+
+int inngest_rag_store_is_shared(const inngest_rag_store *s) {
+    return s && s->be->ops->publish != NULL;
+}
+
+int inngest_rag_store_publish(inngest_rag_store *s, const char *msg, size_t len,
+                              inngest_error *err) {
+    if (!s || !msg || !len || len > INNGEST_RAG_MESSAGE_MAX || memchr(msg, '\0', len))
+        return inngest_error_set(err, INNGEST_EINVAL,
+                                 "a store message is 1 to %d bytes without NUL",
+                                 INNGEST_RAG_MESSAGE_MAX);
+    if (!s->be->ops->publish)
+        return INNGEST_OK; /* nobody else has this store open */
+    return s->be->ops->publish(s->be, msg, len, err);
+}
+
+void inngest_rag_store_subscribe(inngest_rag_store *s, inngest_rag_message_fn fn, void *user) {
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->sub_mu);
+    s->sub_fn = fn;
+    s->sub_user = user;
+    pthread_mutex_unlock(&s->sub_mu);
+}
+
+void ing_rag_store_deliver(inngest_rag_store *s, const char *msg, size_t len) {
+    pthread_mutex_lock(&s->sub_mu);
+    if (s->sub_fn)
+        s->sub_fn(s->sub_user, msg, len);
+    pthread_mutex_unlock(&s->sub_mu);
 }
 
 const char *inngest_rag_status_name(int status) {

@@ -27,6 +27,10 @@
  * ing_rag_store_apply_change(); after losing its connection it reconnects (backing off up
  * to 1 s), listens again and reloads the whole index, since notifications sent meanwhile
  * are lost.
+ *
+ * Messages between replicas (inngest_rag_store_publish()): NOTIFY inngest_rag_msg with
+ * "<instance> <message>", outside any transaction; the same listener hands other
+ * instances' messages to ing_rag_store_deliver().
  */
 #include "fmacros.h"
 
@@ -47,6 +51,7 @@
 
 #define PG_SCHEMA_VERSION 2
 #define PG_CHANNEL "inngest_rag"
+#define PG_MSG_CHANNEL "inngest_rag_msg"
 /* pg_advisory_xact_lock keys: (class, object) pairs picked for this store. */
 #define PG_LOCK_CLASS 1744471 /* the store's lock class */
 #define PG_LOCK_MIGRATE 1     /* migrations */
@@ -1321,7 +1326,7 @@ static int pg_read_chunk(struct ing_rag_backend *bb, int64_t id, inngest_rag_hit
 /* ---- the listener ------------------------------------------------------------------------ */
 
 static int listen_on(PGconn *c) {
-    PGresult *r = PQexec(c, "LISTEN " PG_CHANNEL);
+    PGresult *r = PQexec(c, "LISTEN " PG_CHANNEL "; LISTEN " PG_MSG_CHANNEL);
     int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok ? 0 : -1;
@@ -1337,6 +1342,13 @@ static int wait_stop(struct pg_backend *b, int ms) {
 static void handle_notify(struct pg_backend *b, const PGnotify *n) {
     char inst[17];
     long long old_doc, new_doc;
+    size_t il = strlen(b->instance), len = strlen(n->extra);
+    if (!strcmp(n->relname, PG_MSG_CHANNEL)) {
+        /* "<instance> <message>"; our own messages are not for us. */
+        if (len > il + 1 && n->extra[il] == ' ' && strncmp(n->extra, b->instance, il))
+            ing_rag_store_deliver(b->base.store, n->extra + il + 1, len - il - 1);
+        return;
+    }
     if (strcmp(n->relname, PG_CHANNEL) ||
         sscanf(n->extra, "%16s %lld %lld", inst, &old_doc, &new_doc) != 3)
         return;
@@ -1402,6 +1414,42 @@ static void *listener_main(void *arg) {
     return NULL;
 }
 
+/* NOTIFY on the message channel (ing_rag_backend_ops.publish). A pooled connection gone
+ * stale is replaced once, as for reads: a NOTIFY that failed was not sent. */
+static int pg_publish(struct ing_rag_backend *bb, const char *msg, size_t len,
+                      inngest_error *err) {
+    struct pg_backend *b = (struct pg_backend *)bb;
+    size_t il = strlen(b->instance);
+    char *payload = malloc(il + 1 + len);
+    if (!payload)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    memcpy(payload, b->instance, il);
+    payload[il] = ' ';
+    memcpy(payload + il + 1, msg, len);
+    int rc = INNGEST_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fresh;
+        PGconn *c = pool_get(b, &fresh, err);
+        if (!c) {
+            rc = failed_code(err);
+            break;
+        }
+        struct params p = {0};
+        p_text(&p, payload, il + 1 + len);
+        PGresult *r = run(c, "SELECT pg_notify('" PG_MSG_CHANNEL "', $1)", &p, err,
+                          "publishing a message");
+        int sent = r != NULL, stale = !r && !fresh && PQstatus(c) != CONNECTION_OK;
+        PQclear(r);
+        pool_put(b, c);
+        rc = sent ? INNGEST_OK : failed_code(err);
+        if (!stale)
+            break;
+        pool_flush_idle(b);
+    }
+    free(payload);
+    return rc;
+}
+
 static int pg_attach(struct ing_rag_backend *bb, inngest_error *err) {
     struct pg_backend *b = (struct pg_backend *)bb;
     if (pthread_create(&b->thread, NULL, listener_main, b) != 0)
@@ -1458,6 +1506,7 @@ static const struct ing_rag_backend_ops pg_ops = {
     /* Every read takes a connection of its own from the pool. */
     .concurrent_reads = 1,
     .attach = pg_attach,
+    .publish = pg_publish,
     .close = pg_close,
 };
 

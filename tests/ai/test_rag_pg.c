@@ -121,6 +121,102 @@ TEST_CASE(changes_reach_other_stores) {
     inngest_rag_embedder_destroy(e);
 }
 
+/* ---- messages between the stores' processes (inngest_rag_store_publish) ---------------- */
+
+struct inbox {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    size_t len[4];
+    char *msg[4];
+};
+
+static void inbox_put(void *user, const char *msg, size_t len) {
+    struct inbox *in = user;
+    pthread_mutex_lock(&in->mu);
+    if (in->n < 4) {
+        in->msg[in->n] = strdup(msg);
+        in->len[in->n++] = len;
+    }
+    pthread_cond_broadcast(&in->cv);
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Waits (at most WAIT_S) until `in` holds `n` messages; returns how many it holds. */
+static int inbox_wait(struct inbox *in, int n) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)WAIT_S;
+    pthread_mutex_lock(&in->mu);
+    while (in->n < n && pthread_cond_timedwait(&in->cv, &in->mu, &until) == 0) {
+    }
+    int got = in->n;
+    pthread_mutex_unlock(&in->mu);
+    return got;
+}
+
+static void inbox_init(struct inbox *in) {
+    memset(in, 0, sizeof(*in));
+    pthread_mutex_init(&in->mu, NULL);
+    pthread_cond_init(&in->cv, NULL);
+}
+
+static void inbox_cleanup(struct inbox *in) {
+    for (int i = 0; i < in->n; i++)
+        free(in->msg[i]);
+    pthread_mutex_destroy(&in->mu);
+    pthread_cond_destroy(&in->cv);
+}
+
+/* What one store publishes reaches the subscribers of the other stores on the database, in
+ * order and whole up to INNGEST_RAG_MESSAGE_MAX bytes, and not its own; a SQLite store is
+ * not shared and publishing to it reaches nobody. */
+TEST_CASE(messages_reach_other_stores) {
+    char url[1024];
+    rag_test_store_url("messages", url, sizeof(url));
+    inngest_rag_store *a = open_url(url), *b = open_url(url);
+    CHECK(inngest_rag_store_is_shared(a) && inngest_rag_store_is_shared(b));
+    struct inbox ia, ib;
+    inbox_init(&ia);
+    inbox_init(&ib);
+    inngest_rag_store_subscribe(a, inbox_put, &ia);
+    inngest_rag_store_subscribe(b, inbox_put, &ib);
+
+    static char big[INNGEST_RAG_MESSAGE_MAX + 1];
+    memset(big, 'x', sizeof(big) - 1);
+    big[0] = 'A';
+    double t0 = now_s();
+    static const char first[] = "a 0 k\nh\xc3\xa9llo";
+    CHECK_EQ_INT(inngest_rag_store_publish(a, first, strlen(first), NULL), INNGEST_OK);
+    CHECK_EQ_INT(inngest_rag_store_publish(a, big, INNGEST_RAG_MESSAGE_MAX, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inbox_wait(&ib, 2), 2);
+    printf("two messages from a reached b after %.3f s\n", now_s() - t0);
+    CHECK_STR(ib.msg[0], first);
+    CHECK(ib.len[0] == strlen(first) && ib.len[1] == INNGEST_RAG_MESSAGE_MAX && !strcmp(ib.msg[1], big));
+    /* a's own messages, sent before b's, would be in a's inbox before it. */
+    CHECK_EQ_INT(inngest_rag_store_publish(b, "from b", 6, NULL), INNGEST_OK);
+    CHECK_EQ_INT(inbox_wait(&ia, 1), 1);
+    CHECK_STR(ia.msg[0], "from b");
+
+    inngest_error err;
+    CHECK_EQ_INT(inngest_rag_store_publish(a, big, INNGEST_RAG_MESSAGE_MAX + 1, &err),
+                 INNGEST_EINVAL);
+    CHECK_EQ_INT(inngest_rag_store_publish(a, "a\0b", 3, &err), INNGEST_EINVAL);
+    CHECK_EQ_INT(inngest_rag_store_publish(a, "", 0, &err), INNGEST_EINVAL);
+    inngest_rag_store_subscribe(b, NULL, NULL); /* returns once no delivery runs */
+
+    char path[1024];
+    inngest_rag_store *lite = open_url(rag_test_path("messages.db", path, sizeof(path)));
+    CHECK(!inngest_rag_store_is_shared(lite));
+    CHECK_EQ_INT(inngest_rag_store_publish(lite, "nobody", 6, NULL), INNGEST_OK);
+    inngest_rag_store_destroy(lite);
+
+    inngest_rag_store_destroy(a);
+    inngest_rag_store_destroy(b);
+    inbox_cleanup(&ia);
+    inbox_cleanup(&ib);
+}
+
 struct opener {
     const char *url;
     int rc;
