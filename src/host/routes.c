@@ -450,7 +450,8 @@ static int follow_run(struct host_routes *r, const char *id, inngest_stream *str
     double last_write = host_mono_s();
     char last_status[32] = "";
     host_relay_cursor cursor = {0};
-    rc = STREAM_COMMENT(stream, ": following the run\n\n");
+    /* A browser that loses the stream (this host restarted) connects again after 1 s. */
+    rc = STREAM_COMMENT(stream, ": following the run\nretry: 1000\n\n");
     while (!rc) {
         inngest_error err;
         inngest_error_clear(&err);

@@ -47,10 +47,10 @@ function closedPort() {
   });
 }
 
-/** Starts the host on port 0 and resolves with its base URL once it listens. */
-function startHost(env) {
+/** Starts the host on `port` (0: a free one) and resolves with its base URL once it listens. */
+function startHost(env, port = 0) {
   return new Promise((resolve, reject) => {
-    const child = spawn(hostBin, ["--host", "127.0.0.1", "--port", "0"], {
+    const child = spawn(hostBin, ["--host", "127.0.0.1", "--port", String(port)], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });
@@ -170,7 +170,8 @@ function check(cond, what) {
 }
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "inngest-e2e-"));
-let host, host2, host3, browser, model, emu;
+let host, host2, host3, host4, browser, model, emu;
+let releaseRetry = () => {};
 try {
   host = await startHost({ INNGEST_DEV: `http://127.0.0.1:${await closedPort()}`,
                            RAG_STORE_PATH: path.join(tmp, "down.db"), OPENAI_API_KEY: "" });
@@ -299,12 +300,49 @@ try {
         "Inngest run mode ends with the saved answer");
   const meta3 = await third.locator(".meta").textContent();
   check(/^inngest · .*run /.test(meta3), "Inngest run mode shows mode and run: " + meta3);
+
+  // The host dies in the middle of an answer. The executor's retry waits (held by the
+  // emulator) until a new host is up on the same port and store; the page reconnects to
+  // it by itself and shows the answer the new host generates, then the saved result.
+  const retryHeld = new Promise((r) => (releaseRetry = r));
+  emu.holdCall = (run, item) => (item.attempt > 0 ? retryHeld : undefined);
+  model.holdNext();
+  await page3.fill("#question", "What happens when the host restarts?");
+  await page3.click("#send");
+  // The second answer box ("msg assistant", or "msg error" once it failed).
+  const fourth = page3.locator("#log > .msg:not(.user)").nth(1);
+  await page3.waitForFunction(() => {
+    const t = document.querySelectorAll("#log > .msg:not(.user)")[1]?.querySelector(".text");
+    return t && t.textContent === "inngest-c is ";
+  }, null, { timeout: 30000 });
+  const port = new URL(host3.base).port;
+  host3.child.removeAllListeners("exit");
+  const killed = new Promise((r) => host3.child.once("exit", r));
+  host3.child.kill("SIGKILL");
+  await Promise.race([killed, new Promise((_, rej) => setTimeout(() => rej(new Error("host did not die")), 10000))]);
+  host3 = null;
+  host4 = await startHost({
+    INNGEST_DEV: emu.url, OPENAI_API_KEY: "sk-e2e", OPENAI_BASE_URL: model.url + "/v1",
+    OPENAI_EMBEDDING_DIMENSIONS: "16", RAG_STORE_PATH: path.join(tmp, "chat-run.db"),
+    CHAT_GENERATE_MODE: "run",
+  }, port);
+  check(host4.base.endsWith(":" + port), "a new host listens on the killed host's port");
+  releaseRetry();
+  await page3.waitForFunction(() => {  // the answer's meta line, or an error
+    const b = document.querySelectorAll("#log > .msg:not(.user)")[1];
+    return b && (b.querySelector(".meta") || b.classList.contains("error"));
+  }, null, { timeout: 30000 });
+  check(!/error/.test(await fourth.getAttribute("class")) &&
+        (await fourth.locator(".text").textContent()) === "inngest-c is an Inngest SDK written in C [1].",
+        "after a host restart mid-answer the page reconnects and shows the whole answer: " +
+        (await fourth.textContent()).slice(0, 200));
 } catch (e) {
   console.error(e.stack || String(e));
   process.exitCode = 1;
 } finally {
+  releaseRetry();
   if (browser) await browser.close();
-  await Promise.all([host, host2, host3].filter(Boolean).map(stopHost));
+  await Promise.all([host, host2, host3, host4].filter(Boolean).map(stopHost));
   if (emu) await emu.stop();
   if (model) await model.close();
   rmSync(tmp, { recursive: true, force: true });
