@@ -22,8 +22,10 @@
  * one at a time.
  *
  * Ids: a backend names documents and chunks with int64 ids > 0 of its choosing; they are
- * stable while the row exists (the in-memory index keys on them). The ids of deleted rows
- * may be given to new rows (SQLite does).
+ * stable while the row exists (the in-memory index keys on them). A backend never gives
+ * the id of a deleted row to a new row: a search that ranked a chunk reads its text
+ * afterwards, perhaps after a write deleted it, and must then find it gone
+ * (INNGEST_ENOTFOUND), not read another chunk under the same id.
  *
  * Errors: every function returns INNGEST_OK or a negative INNGEST_E* code with `err`
  * (optional, may be NULL) filled with a message naming the store; INNGEST_ENOTFOUND only

@@ -4,7 +4,7 @@
  * of the project that includes sqlite3.h.
  *
  * Schema (one file):
- *   meta(key, value)              schema version, embedder id, dimension
+ *   meta(key, value)              schema version, embedder id, dimension, last ids given
  *   documents(id, key, source, title, content_hash, bytes, chunks, metadata, updated_at)
  *   chunks(id, doc_id, position, start, len, text)
  *   codes(chunk_id, doc_id, scale, codes)   int8 codes, loaded into memory on open
@@ -168,7 +168,12 @@ static const char *schema_sql =
     "CREATE TABLE IF NOT EXISTS staged(key TEXT NOT NULL, hash TEXT NOT NULL,"
     " position INTEGER NOT NULL, f32 BLOB NOT NULL, PRIMARY KEY(key, hash, position))"
     " WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');";
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema', '1');"
+    /* The highest document and chunk ids ever given (see next_ids()). */
+    "INSERT OR IGNORE INTO meta(key, value) SELECT 'last_doc', coalesce(max(id), 0)"
+    " FROM documents;"
+    "INSERT OR IGNORE INTO meta(key, value) SELECT 'last_chunk', coalesce(max(id), 0)"
+    " FROM chunks;";
 
 /* ---- binding and counts ------------------------------------------------------------------ */
 
@@ -282,10 +287,39 @@ static int write_binding(sqlite3 *db, const struct ing_rag_put *p, inngest_error
     return ok ? INNGEST_OK : db_error(db, err, "binding the embedder");
 }
 
-static int insert_document(sqlite3 *db, const struct ing_rag_put *p, int64_t *doc_id,
+/* The ids a put gives: the document's, and the chunk ids after `*last_chunk`. A deleted
+ * row's id is never given again (INTEGER PRIMARY KEY alone would give the highest one
+ * again): a search running alongside the write may still hold it, and must find the row
+ * gone rather than read another document's text. Caller holds the write transaction. */
+static int next_ids(sqlite3 *db, int64_t *doc_id, int64_t *last_chunk, inngest_error *err) {
+    sqlite3_stmt *st = prep(
+        db, "SELECT max(coalesce((SELECT max(id) FROM documents), 0),"
+            " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_doc'), 0)),"
+            " max(coalesce((SELECT max(id) FROM chunks), 0),"
+            " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_chunk'), 0))");
+    int ok = st && sqlite3_step(st) == SQLITE_ROW;
+    if (ok) {
+        *doc_id = sqlite3_column_int64(st, 0) + 1;
+        *last_chunk = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return ok ? INNGEST_OK : db_error(db, err, "numbering the document");
+}
+
+/* Records the ids a put gave (next_ids()). */
+static int save_ids(sqlite3 *db, int64_t doc_id, int64_t last_chunk, inngest_error *err) {
+    sqlite3_stmt *m = prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES"
+                               " ('last_doc', ?1), ('last_chunk', ?2)");
+    int ok = m && sqlite3_bind_int64(m, 1, doc_id) == SQLITE_OK &&
+             sqlite3_bind_int64(m, 2, last_chunk) == SQLITE_OK && sqlite3_step(m) == SQLITE_DONE;
+    sqlite3_finalize(m);
+    return ok ? INNGEST_OK : db_error(db, err, "numbering the document");
+}
+
+static int insert_document(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_id,
                            inngest_error *err) {
     sqlite3_stmt *d = prep(db, "INSERT INTO documents(key, source, title, content_hash, bytes,"
-                               " chunks, metadata, updated_at) VALUES(?,?,?,?,?,?,?,?)");
+                               " chunks, metadata, updated_at, id) VALUES(?,?,?,?,?,?,?,?,?)");
     int ok = d != NULL;
     ok = ok && sqlite3_bind_text(d, 1, p->key, -1, SQLITE_STATIC) == SQLITE_OK;
     ok = ok && sqlite3_bind_text(d, 2, p->source, -1, SQLITE_STATIC) == SQLITE_OK;
@@ -296,18 +330,17 @@ static int insert_document(sqlite3 *db, const struct ing_rag_put *p, int64_t *do
     ok = ok && (p->metadata ? sqlite3_bind_text(d, 7, p->metadata, -1, SQLITE_STATIC)
                             : sqlite3_bind_null(d, 7)) == SQLITE_OK;
     ok = ok && sqlite3_bind_int64(d, 8, (sqlite3_int64)time(NULL)) == SQLITE_OK;
+    ok = ok && sqlite3_bind_int64(d, 9, doc_id) == SQLITE_OK;
     ok = ok && sqlite3_step(d) == SQLITE_DONE;
     sqlite3_finalize(d);
-    if (!ok)
-        return db_error(db, err, "inserting the document");
-    *doc_id = sqlite3_last_insert_rowid(db);
-    return INNGEST_OK;
+    return ok ? INNGEST_OK : db_error(db, err, "inserting the document");
 }
 
+/* Inserts the chunks with ids last_chunk + 1, + 2, ... */
 static int insert_chunks(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_id,
-                         int64_t *chunk_ids, inngest_error *err) {
-    sqlite3_stmt *ins_chunk = prep(db, "INSERT INTO chunks(doc_id, position, start, len, text)"
-                                       " VALUES(?,?,?,?,?)");
+                         int64_t last_chunk, int64_t *chunk_ids, inngest_error *err) {
+    sqlite3_stmt *ins_chunk = prep(db, "INSERT INTO chunks(doc_id, position, start, len, text,"
+                                       " id) VALUES(?,?,?,?,?,?)");
     sqlite3_stmt *ins_code =
         prep(db, "INSERT INTO codes(chunk_id, doc_id, scale, codes) VALUES(?,?,?,?)");
     sqlite3_stmt *ins_vec = prep(db, "INSERT INTO vectors(chunk_id, f32) VALUES(?,?)");
@@ -324,9 +357,10 @@ static int insert_chunks(sqlite3 *db, const struct ing_rag_put *p, int64_t doc_i
                  sqlite3_bind_int64(ins_chunk, 4, (sqlite3_int64)c->len) == SQLITE_OK &&
                  sqlite3_bind_text(ins_chunk, 5, c->text, (int)c->text_len, SQLITE_STATIC) ==
                      SQLITE_OK &&
+                 sqlite3_bind_int64(ins_chunk, 6, last_chunk + 1 + (int64_t)i) == SQLITE_OK &&
                  sqlite3_step(ins_chunk) == SQLITE_DONE;
         sqlite3_reset(ins_chunk);
-        int64_t cid = sqlite3_last_insert_rowid(db);
+        int64_t cid = last_chunk + 1 + (int64_t)i;
         chunk_ids[i] = cid;
         ok = ok && sqlite3_bind_int64(ins_code, 1, cid) == SQLITE_OK &&
              sqlite3_bind_int64(ins_code, 2, doc_id) == SQLITE_OK &&
@@ -397,10 +431,15 @@ static int sq_put(struct ing_rag_backend *b, const struct ing_rag_put *p,
             rc = db_error(db, err, "replacing the document");
         r->replaced = found > 0;
     }
+    int64_t last_chunk = 0;
     if (!rc)
-        rc = insert_document(db, p, &r->doc_id, err);
+        rc = next_ids(db, &r->doc_id, &last_chunk, err);
     if (!rc)
-        rc = insert_chunks(db, p, r->doc_id, r->chunk_ids, err);
+        rc = insert_document(db, p, r->doc_id, err);
+    if (!rc)
+        rc = insert_chunks(db, p, r->doc_id, last_chunk, r->chunk_ids, err);
+    if (!rc)
+        rc = save_ids(db, r->doc_id, last_chunk + (int64_t)p->count, err);
     if (!rc)
         rc = clear_staged(db, p->key, err);
     return finish(db, rc, err);

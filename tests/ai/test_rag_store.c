@@ -534,6 +534,44 @@ TEST_CASE(searches_run_alongside_writes) {
     inngest_rag_store_destroy(s);
 }
 
+/* The chunk id of the top keyword hit for `q` (0 when none). */
+static int64_t top_chunk(inngest_rag_store *s, inngest_rag_embedder *e, const char *q) {
+    inngest_rag_results r;
+    inngest_error err;
+    if (inngest_rag_search(s, e, q, 1, INNGEST_RAG_KEYWORD, &r, &err))
+        TEST_FAIL_("search: %s", err.message);
+    int64_t id = r.count ? r.hits[0].chunk_id : 0;
+    inngest_rag_results_cleanup(&r);
+    return id;
+}
+
+/* A deleted or replaced document's chunk ids are not given to the next document: a search
+ * that ranked the old chunk and reads its text after the write must find it gone, not read
+ * the new document's text under the old id (SQLite gives the highest rowid again unless
+ * told otherwise). Also across a reopen. */
+TEST_CASE(deleted_ids_are_not_reused) {
+    inngest_rag_store *s = open_store("ids.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    ingest_all(s, e);
+    inngest_rag_document d = {.source = "last.md", .text = "# Zebra\n\nZebras graze."};
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, NULL, NULL, NULL), 0);
+    int64_t first = top_chunk(s, e, "zebra");
+    CHECK(first > 0);
+    d.text = "# Zebra\n\nZebras graze at dawn."; /* replaced: new ids */
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &d, NULL, NULL, NULL, NULL), 0);
+    int64_t second = top_chunk(s, e, "zebra");
+    CHECK(second > first);
+    CHECK_EQ_INT(inngest_rag_store_delete(s, "last.md", NULL), 0);
+    inngest_rag_store_destroy(s);
+    s = open_store("ids.db");
+    inngest_rag_document o = {.source = "okapi.md", .text = "# Okapi\n\nOkapis browse."};
+    CHECK_EQ_INT(inngest_rag_ingest_document(s, e, &o, NULL, NULL, NULL, NULL), 0);
+    CHECK(top_chunk(s, e, "okapi") > second);
+    CHECK_EQ_INT(top_chunk(s, e, "zebra"), 0);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_destroy(s);
+}
+
 TEST_CASE(status_names) {
     CHECK_STR(inngest_rag_status_name(INNGEST_RAG_ADDED), "added");
     CHECK_STR(inngest_rag_status_name(INNGEST_RAG_REPLACED), "replaced");
