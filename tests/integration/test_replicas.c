@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,9 +58,13 @@ static void start_host(struct host *h, const char *name, const char *url) {
     snprintf(h->dir, sizeof(h->dir), "%s/%s", rag_test_dir(), name);
     CHECK_EQ_INT(mkdir(h->dir, 0700), 0);
     snprintf(h->log, sizeof(h->log), "%s/host.log", h->dir);
+    pid_t parent = getpid();
     h->pid = fork();
     CHECK(h->pid >= 0);
     if (h->pid == 0) {
+        /* A failed check aborts the test before stop_host(): the host goes with it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(125);
         int fd = open(h->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || chdir(h->dir) != 0)
             _exit(126);
