@@ -71,12 +71,6 @@ INNGEST_API void inngest_http_response_remove_header(inngest_http_response *res,
 INNGEST_API INNGEST_NODISCARD int inngest_http_response_set_body(inngest_http_response *res,
                                                                  const char *data, size_t len);
 
-/* Copies the value of cookie `name` from the request's Cookie headers ("a=1; b=2") into
- * `out` (`out_len` bytes with the NUL), as sent: no decoding. Returns 1 when present, 0
- * when absent, -1 when the value does not fit. */
-INNGEST_API int inngest_http_request_cookie(const inngest_http_request *req, const char *name,
-                                            char *out, size_t out_len);
-
 /* Returns the first value of header `name` (case-insensitive), borrowed from `res`, or
  * NULL. */
 INNGEST_API const char *inngest_http_response_header(const inngest_http_response *res,
