@@ -1115,7 +1115,9 @@ static size_t question_terms(char *buf, const char **terms, size_t max) {
  * The CTEs are MATERIALIZED: inlined (PostgreSQL 12+ does that to a CTE used once), each
  * term's chunk count became a subquery run again for every matching row, twice, and a
  * search over 4 000 chunks took 40 s. The chunk total comes from the documents' chunk
- * counts: counting rag_chunks read the whole table (its rows hold the int8 codes).
+ * counts: counting rag_chunks read the whole table (its rows hold the int8 codes). Each
+ * term's chunk count comes from the matches the ranking reads anyway (one pass over the
+ * matching rows, not two); so a source filter applies after them.
  */
 static int pg_keyword(struct ing_rag_backend *bb, const char *text, size_t want,
                       const int64_t *docs, size_t ndocs, struct ing_rag_scored *out,
@@ -1167,26 +1169,26 @@ static int pg_keyword(struct ing_rag_backend *bb, const char *text, size_t want,
     PGconn *c;
     PGresult *r = read_query(
         b, &c,
-        "WITH t AS MATERIALIZED (SELECT phraseto_tsquery('english', w) AS q"
-        "  FROM unnest($1::text[]) AS w),"
-        " s AS MATERIALIZED (SELECT q,"
-        "  (SELECT count(*) FROM rag_chunks WHERE tsv @@ t.q) AS df FROM t WHERE numnode(q) > 0),"
+        "WITH s AS MATERIALIZED (SELECT i, q FROM unnest($1::text[]) WITH ORDINALITY AS u(w, i)"
+        "  CROSS JOIN LATERAL phraseto_tsquery('english', u.w) AS q WHERE numnode(q) > 0),"
         " n AS MATERIALIZED (SELECT greatest(coalesce(sum(chunks), 0), 1) AS total"
         "  FROM rag_documents),"
-        /* One row per (chunk, term it matches): the term's idf, its weighted frequency in
-         * the chunk and the chunk's length. */
-        " m AS MATERIALIZED (SELECT c.id, c.doc_id, c.position, c.len::float8 AS dl,"
-        "  " PG_TF("c.tsv", "s.q") " AS tf,"
-        "  greatest(ln((n.total - s.df + 0.5::float8) / (s.df + 0.5::float8)), 1e-6::float8)"
-        "   AS idf"
-        "  FROM s CROSS JOIN n JOIN rag_chunks c ON c.tsv @@ s.q"
-        "  WHERE $3::bigint[] IS NULL OR c.doc_id = ANY($3::bigint[])),"
+        /* One row per (chunk, term it matches), the source filter not applied yet: the
+         * term's weighted frequency in the chunk and the chunk's length. */
+        " m AS MATERIALIZED (SELECT s.i, c.id, c.doc_id, c.position, c.len::float8 AS dl,"
+        "  " PG_TF("c.tsv", "s.q") " AS tf"
+        "  FROM s JOIN rag_chunks c ON c.tsv @@ s.q),"
+        /* Each term's idf from the chunks it matches (counted in m, not by a second scan). */
+        " d AS MATERIALIZED (SELECT m.i, greatest(ln((n.total - count(*) + 0.5::float8) /"
+        "  (count(*) + 0.5::float8)), 1e-6::float8) AS idf FROM m CROSS JOIN n"
+        "  GROUP BY m.i, n.total),"
         " a AS MATERIALIZED (SELECT greatest(avg(dl), 1::float8) AS avgdl FROM m)"
-        " SELECT m.id, sum(m.idf * m.tf * (" PG_BM25_K1 " + 1) / (m.tf + " PG_BM25_K1
+        " SELECT m.id, sum(d.idf * m.tf * (" PG_BM25_K1 " + 1) / (m.tf + " PG_BM25_K1
         "  * (1 - " PG_BM25_B " + " PG_BM25_B " * m.dl / a.avgdl))) AS score, m.doc_id,"
         "  m.position"
-        " FROM m CROSS JOIN a GROUP BY m.id, m.doc_id, m.position ORDER BY score DESC, m.id"
-        " LIMIT $2",
+        " FROM m JOIN d ON d.i = m.i CROSS JOIN a"
+        " WHERE $3::bigint[] IS NULL OR m.doc_id = ANY($3::bigint[])"
+        " GROUP BY m.id, m.doc_id, m.position ORDER BY score DESC, m.id LIMIT $2",
         &q, err, "keyword search");
     free(arr);
     free(docarr);
