@@ -103,6 +103,7 @@ if [ "$http" = 1 ]; then
   cat >"$soak_work/post.py" <<'PY'
 import json, os, sys, urllib.request
 port, folder, acked = sys.argv[1], sys.argv[2], sys.argv[3]
+open(acked + ".started", "w").close()  # the kill window starts now, not at python's start
 with open(acked, "a") as out:
     for root, _, files in sorted(os.walk(folder)):
         for name in sorted(files):
@@ -138,8 +139,11 @@ PY
     start_host || { echo "   kill $k: the host does not start on the store: $(tail -n 3 "$soak_work/host.log")"; fail=1; break; }
     delay_ms=$(( 20 + (RANDOM * 32768 + RANDOM) % window ))
     before=$(wc -l <"$acked")
+    rm -f "$acked.started"
     python3 "$soak_work/post.py" "$port" "$folder" "$acked" &
     poster=$!
+    # The delay counts from the poster's first request (python may take a second to start).
+    for _ in $(seq 1 1000); do [ -e "$acked.started" ] && break; sleep 0.01; done
     sleep "$(awk -v m="$delay_ms" 'BEGIN{print m/1000}')"
     kill -9 "$host_pid" 2>/dev/null || true
     wait "$host_pid" 2>/dev/null || true
