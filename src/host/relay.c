@@ -243,23 +243,58 @@ void host_relay_end(host_relay *r, const char *key) {
 }
 
 /* A change another replica published (an inngest_rag_message_fn). */
-static void on_message(void *user, const char *msg, size_t len) {
-    host_relay *r = user;
+/* Reads the decimal offset at the start of `p` (at most `len` bytes): its digit count, or 0
+ * when there is none or it does not fit in a size_t short of SIZE_MAX ("wherever it is",
+ * which a message may not ask for). */
+static size_t parse_offset(const char *p, size_t len, size_t *out) {
+    size_t i = 0, v = 0;
+    for (; i < len && p[i] >= '0' && p[i] <= '9'; i++) {
+        size_t d = (size_t)(p[i] - '0');
+        if (v > (SIZE_MAX - 1 - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return i;
+}
+
+int host_relay_apply(host_relay *r, const char *msg, size_t len) {
+    if (!r || !msg || len < 3 || msg[1] != ' ')
+        return 0;
+    const char *p = msg + 2, *stop = msg + len;
     char key[KEY_MAX];
-    size_t at;
-    int n = 0;
-    if (len >= 3 && (msg[0] == 'b' || msg[0] == 'e') && msg[1] == ' ' && len - 2 < KEY_MAX &&
-        !memchr(msg + 2, '\n', len - 2)) {
-        memcpy(key, msg + 2, len - 2);
-        key[len - 2] = '\0';
+    if (msg[0] == 'b' || msg[0] == 'e') {
+        size_t klen = len - 2;
+        if (klen >= KEY_MAX || memchr(p, '\n', klen) || memchr(p, ' ', klen) ||
+            memchr(p, '\0', klen))
+            return 0;
+        memcpy(key, p, klen);
+        key[klen] = '\0';
         if (msg[0] == 'b')
             begin(r, key);
         else
             end(r, key);
-    } else if (sscanf(msg, "a %zu %79s%n", &at, key, &n) == 2 && msg[n] == '\n' &&
-               (size_t)n + 1 < len) {
-        append(r, key, msg + n + 1, len - (size_t)n - 1, at);
+        return 1;
     }
+    size_t at, digits;
+    if (msg[0] != 'a' || !(digits = parse_offset(p, (size_t)(stop - p), &at)))
+        return 0;
+    p += digits;
+    if (p == stop || *p++ != ' ')
+        return 0;
+    const char *nl = memchr(p, '\n', (size_t)(stop - p));
+    size_t klen = nl ? (size_t)(nl - p) : 0;
+    if (!klen || klen >= KEY_MAX || memchr(p, ' ', klen) || memchr(p, '\0', klen) ||
+        nl + 1 == stop)
+        return 0;
+    memcpy(key, p, klen);
+    key[klen] = '\0';
+    append(r, key, nl + 1, (size_t)(stop - nl - 1), at);
+    return 1;
+}
+
+static void on_message(void *user, const char *msg, size_t len) {
+    host_relay_apply(user, msg, len);
 }
 
 void host_relay_share(host_relay *r, inngest_rag_store *store) {

@@ -60,6 +60,12 @@ size_t host_relay_read(host_relay *r, const char *key, host_relay_cursor *cur, c
  * Not concurrently with itself. */
 void host_relay_share(host_relay *r, inngest_rag_store *store);
 
+/* Applies one message another replica published ("b KEY", "e KEY", or "a OFFSET KEY\n"
+ * followed by text, which is appended only where it continues what this relay holds).
+ * Returns 1 when the message is well formed, 0 when it is ignored. host_relay_share()
+ * feeds it; exposed for tests. */
+int host_relay_apply(host_relay *r, const char *msg, size_t len);
+
 /* Fills `out` so that handle-chat's streamed text goes to `r` (chat_env.tokens). */
 void host_relay_chat_tokens(host_relay *r, struct chat_tokens *out);
 

@@ -519,7 +519,8 @@ static int put_mirror(inngest_rag_store *s, struct put_job *j, int bind_now,
     for (size_t i = 0; i < j->res.nold; i++)
         ing_vindex_remove(&s->ix, j->res.old_ids[i]);
     for (size_t i = 0; i < j->count && rc == INNGEST_OK; i++) {
-        /* A shared backend may reuse the id of a row another writer deleted. */
+        /* Never index an id twice: a reload after a change notice from a shared backend
+         * may have indexed this row before this mirror step (ids are never reused). */
         ing_vindex_remove(&s->ix, j->new_ids[i]);
         if (ing_vindex_add_codes(&s->ix, j->new_ids[i], j->res.doc_id, j->codes + i * j->stride,
                                  j->scales[i]))

@@ -53,6 +53,36 @@ TEST_CASE(text_in_order_and_restart) {
     host_relay_destroy(r);
 }
 
+#define APPLY(r, lit) host_relay_apply((r), (lit), sizeof(lit) - 1)
+
+/* Messages from other replicas: applied only where they continue what is here; an offset
+ * that would mean "wherever it is" (SIZE_MAX, or -1 read as it) or does not fit is refused. */
+TEST_CASE(messages_from_other_replicas) {
+    host_relay *r = host_relay_create(4, 64, 1000);
+    char buf[128];
+    int restart = 0;
+    host_relay_cursor c = {0};
+    CHECK_EQ_INT(APPLY(r, "b ev1"), 1);
+    CHECK_EQ_INT(APPLY(r, "a 0 ev1\nGreen "), 1);
+    CHECK_EQ_INT(APPLY(r, "a 0 ev1\nagain"), 1);   /* repeated: not where it continues */
+    CHECK_EQ_INT(APPLY(r, "a 9 ev1\nlater"), 1);   /* a gap: not applied */
+    CHECK_EQ_INT(APPLY(r, "a -1 ev1\nX"), 0);
+    CHECK_EQ_INT(APPLY(r, "a 18446744073709551615 ev1\nX"), 0);
+    CHECK_EQ_INT(APPLY(r, "a 99999999999999999999999 ev1\nX"), 0);
+    CHECK_EQ_INT(APPLY(r, "a 6 ev1"), 0);            /* no text */
+    CHECK_EQ_INT(APPLY(r, "a 6 ev1\n"), 0);
+    CHECK_EQ_INT(APPLY(r, "a 6  ev1\nX"), 0);       /* empty key */
+    CHECK_EQ_INT(APPLY(r, "x ev1"), 0);
+    CHECK_EQ_INT(APPLY(r, "b"), 0);
+    CHECK_EQ_INT(APPLY(r, "a 6 ev1\ntea"), 1);
+    CHECK_EQ_INT((int)read_now(r, "ev1", &c, buf, sizeof(buf), &restart), 9);
+    CHECK_STR(buf, "Green tea");
+    CHECK_EQ_INT(APPLY(r, "e ev1"), 1);
+    CHECK_EQ_INT(APPLY(r, "a 9 ev1\n!"), 1); /* after the end: not applied */
+    CHECK_EQ_INT((int)read_now(r, "ev1", &c, buf, sizeof(buf), &restart), 0);
+    host_relay_destroy(r);
+}
+
 TEST_CASE(bounded_bytes_and_utf8_reads) {
     host_relay *r = host_relay_create(2, 8, 1000);
     char buf[64];
