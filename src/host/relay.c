@@ -242,7 +242,6 @@ void host_relay_end(host_relay *r, const char *key) {
     publish(r, 'e', key, 0, NULL, 0);
 }
 
-/* A change another replica published (an inngest_rag_message_fn). */
 /* Reads the decimal offset at the start of `p` (at most `len` bytes): its digit count, or 0
  * when there is none or it does not fit in a size_t short of SIZE_MAX ("wherever it is",
  * which a message may not ask for). */
@@ -258,18 +257,25 @@ static size_t parse_offset(const char *p, size_t len, size_t *out) {
     return i;
 }
 
+/* Copies the `klen` bytes at `p` into `key` when they make a key a message may name
+ * (1 to KEY_MAX - 1 bytes, no space, newline or NUL). */
+static int take_key(const char *p, size_t klen, char key[KEY_MAX]) {
+    if (!klen || klen >= KEY_MAX || memchr(p, ' ', klen) || memchr(p, '\n', klen) ||
+        memchr(p, '\0', klen))
+        return 0;
+    memcpy(key, p, klen);
+    key[klen] = '\0';
+    return 1;
+}
+
 int host_relay_apply(host_relay *r, const char *msg, size_t len) {
     if (!r || !msg || len < 3 || msg[1] != ' ')
         return 0;
     const char *p = msg + 2, *stop = msg + len;
     char key[KEY_MAX];
     if (msg[0] == 'b' || msg[0] == 'e') {
-        size_t klen = len - 2;
-        if (klen >= KEY_MAX || memchr(p, '\n', klen) || memchr(p, ' ', klen) ||
-            memchr(p, '\0', klen))
+        if (!take_key(p, len - 2, key))
             return 0;
-        memcpy(key, p, klen);
-        key[klen] = '\0';
         if (msg[0] == 'b')
             begin(r, key);
         else
@@ -283,16 +289,13 @@ int host_relay_apply(host_relay *r, const char *msg, size_t len) {
     if (p == stop || *p++ != ' ')
         return 0;
     const char *nl = memchr(p, '\n', (size_t)(stop - p));
-    size_t klen = nl ? (size_t)(nl - p) : 0;
-    if (!klen || klen >= KEY_MAX || memchr(p, ' ', klen) || memchr(p, '\0', klen) ||
-        nl + 1 == stop)
+    if (!nl || nl + 1 == stop || !take_key(p, (size_t)(nl - p), key))
         return 0;
-    memcpy(key, p, klen);
-    key[klen] = '\0';
     append(r, key, nl + 1, (size_t)(stop - nl - 1), at);
     return 1;
 }
 
+/* A change another replica published (an inngest_rag_message_fn). */
 static void on_message(void *user, const char *msg, size_t len) {
     host_relay_apply(user, msg, len);
 }
