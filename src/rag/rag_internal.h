@@ -53,6 +53,13 @@ void ing_l2_normalize(float *v, int dim);
 
 /* ---- the in-memory index ---------------------------------------------------------------- */
 
+/* An open-addressing map int64 id (> 0) -> uint32, linear probing; key 0 = empty. */
+struct ing_idmap {
+    int64_t *keys;
+    uint32_t *vals;
+    size_t cap, n;
+};
+
 struct ing_vindex {
     int dim;
     size_t stride;
@@ -62,9 +69,8 @@ struct ing_vindex {
     int32_t *sums;  /* n */
     int64_t *ids;   /* n: chunk ids */
     int64_t *docs;  /* n: document ids (for source filters) */
-    int64_t *hkeys; /* open-addressing map chunk id -> slot; key 0 = empty */
-    uint32_t *hvals;
-    size_t hcap;
+    struct ing_idmap slots;      /* chunk id -> slot */
+    struct ing_idmap doc_chunks; /* document id -> its chunks in the index */
 };
 
 struct ing_cand {
@@ -85,6 +91,9 @@ int ing_vindex_add(struct ing_vindex *ix, int64_t id, int64_t doc, const float *
 int ing_vindex_remove(struct ing_vindex *ix, int64_t id);
 /* Removes every vector of document `doc`. Returns how many. */
 size_t ing_vindex_remove_doc(struct ing_vindex *ix, int64_t doc);
+/* How many vectors (chunks) of document `doc` the index holds: 0 when none, or when
+ * `doc` is not > 0 (the ids every backend gives). */
+size_t ing_vindex_doc_chunks(const struct ing_vindex *ix, int64_t doc);
 
 /*
  * The `c` best vectors for the unit query `q` by approximate (int8) cosine, best first,

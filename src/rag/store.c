@@ -16,6 +16,7 @@
  */
 #include "fmacros.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -926,39 +927,16 @@ static int filter_docs(struct ing_rag_backend *be, const inngest_rag_query *q, i
     return rc;
 }
 
-/* The chunk counts of the keyword list's documents (out[i] for kl[i]) from the in-memory index (one row per chunk), for
- * the document length prior of ing_doc_fuse(): one pass over the index's document column,
- * each row looked up among the list's documents. */
-static int count_doc_chunks(inngest_rag_store *s, const struct ing_rag_scored *kl, size_t nk,
-                            int *out, inngest_error *err) {
-    int64_t *docs = malloc(nk * sizeof(*docs));
-    int *counts = calloc(nk, sizeof(*counts));
-    if (!docs || !counts) {
-        free(docs);
-        free(counts);
-        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < nk; i++)
-        docs[i] = kl[i].doc_id;
-    qsort(docs, nk, sizeof(*docs), cmp_i64);
-    size_t nd = 0;
-    for (size_t i = 0; i < nk; i++)
-        if (!nd || docs[nd - 1] != docs[i])
-            docs[nd++] = docs[i];
+/* The chunk counts of the keyword list's documents (out[i] for kl[i]), for the document
+ * length prior of ing_doc_fuse(); the in-memory index keeps them per document. */
+static void count_doc_chunks(inngest_rag_store *s, const struct ing_rag_scored *kl, size_t nk,
+                             int *out) {
     pthread_rwlock_rdlock(&s->ix_mu);
-    for (size_t j = 0; j < s->ix.n; j++) {
-        const int64_t *at = bsearch(&s->ix.docs[j], docs, nd, sizeof(*docs), cmp_i64);
-        if (at)
-            counts[at - docs]++;
+    for (size_t i = 0; i < nk; i++) {
+        size_t n = ing_vindex_doc_chunks(&s->ix, kl[i].doc_id);
+        out[i] = n > INT_MAX ? INT_MAX : (int)n;
     }
     pthread_rwlock_unlock(&s->ix_mu);
-    for (size_t i = 0; i < nk; i++) {
-        const int64_t *at = bsearch(&kl[i].doc_id, docs, nd, sizeof(*docs), cmp_i64);
-        out[i] = at ? counts[at - docs] : 0;
-    }
-    free(docs);
-    free(counts);
-    return INNGEST_OK;
 }
 
 static int scored_desc(const void *a, const void *b) {
@@ -1174,7 +1152,7 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     if (!rc && nk && !(doc_chunks = malloc(nk * sizeof(*doc_chunks))))
         rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
     if (!rc && nk)
-        rc = count_doc_chunks(s, kl, nk, doc_chunks, err);
+        count_doc_chunks(s, kl, nk, doc_chunks);
     if (!rc)
         rc = final_order(q, k, vl, nv, kl, doc_chunks, nk, fused, &n, err);
     if (!rc)

@@ -52,80 +52,91 @@ int32_t ing_quantize(const float *v, int dim, size_t stride, int8_t *codes, floa
     return sum;
 }
 
-/* ---- id -> slot map --------------------------------------------------------------------- */
+/* ---- id -> uint32 map ------------------------------------------------------------------- */
 
-static size_t hslot(const struct ing_vindex *ix, int64_t id) {
+static size_t hslot(const struct ing_idmap *m, int64_t id) {
     uint64_t h = (uint64_t)id * 0x9e3779b97f4a7c15ULL;
-    return (size_t)(h >> 17) & (ix->hcap - 1);
+    return (size_t)(h >> 17) & (m->cap - 1);
 }
 
-static int hput(struct ing_vindex *ix, int64_t id, uint32_t slot);
+/* Sets `id` to `val` in a map with room for it. */
+static void hset(struct ing_idmap *m, int64_t id, uint32_t val) {
+    size_t i = hslot(m, id);
+    while (m->keys[i] && m->keys[i] != id)
+        i = (i + 1) & (m->cap - 1);
+    if (!m->keys[i])
+        m->n++;
+    m->keys[i] = id;
+    m->vals[i] = val;
+}
 
-static int hgrow(struct ing_vindex *ix) {
-    size_t old = ix->hcap;
-    int64_t *ok = ix->hkeys;
-    uint32_t *ov = ix->hvals;
-    size_t cap = old ? old * 2 : 1024;
-    ix->hkeys = calloc(cap, sizeof(*ix->hkeys));
-    ix->hvals = malloc(cap * sizeof(*ix->hvals));
-    if (!ix->hkeys || !ix->hvals) {
-        free(ix->hkeys);
-        free(ix->hvals);
-        ix->hkeys = ok;
-        ix->hvals = ov;
+/* Makes room for `n` entries at a load factor of at most 1/2. Returns 0, or -1 when
+ * memory runs out (the map is unchanged). */
+static int hreserve(struct ing_idmap *m, size_t n) {
+    if (m->cap >= 2 * n)
+        return 0;
+    size_t cap = m->cap ? m->cap : 1024;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct ing_idmap old = *m;
+    m->keys = calloc(cap, sizeof(*m->keys));
+    m->vals = malloc(cap * sizeof(*m->vals));
+    if (!m->keys || !m->vals) {
+        free(m->keys);
+        free(m->vals);
+        *m = old;
         return -1;
     }
-    ix->hcap = cap;
-    for (size_t i = 0; i < old; i++)
-        if (ok[i])
-            hput(ix, ok[i], ov[i]);
-    free(ok);
-    free(ov);
+    m->cap = cap;
+    m->n = 0;
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.keys[i])
+            hset(m, old.keys[i], old.vals[i]);
+    free(old.keys);
+    free(old.vals);
     return 0;
 }
 
-static int hput(struct ing_vindex *ix, int64_t id, uint32_t slot) {
-    size_t i = hslot(ix, id);
-    while (ix->hkeys[i] && ix->hkeys[i] != id)
-        i = (i + 1) & (ix->hcap - 1);
-    ix->hkeys[i] = id;
-    ix->hvals[i] = slot;
-    return 0;
-}
-
-static long hfind(const struct ing_vindex *ix, int64_t id, size_t *pos) {
-    if (!ix->hcap)
+/* The value of `id` (its position in *pos when pos is not NULL), or -1 when absent. */
+static long hfind(const struct ing_idmap *m, int64_t id, size_t *pos) {
+    if (!m->cap)
         return -1;
-    size_t i = hslot(ix, id);
-    while (ix->hkeys[i]) {
-        if (ix->hkeys[i] == id) {
+    size_t i = hslot(m, id);
+    while (m->keys[i]) {
+        if (m->keys[i] == id) {
             if (pos)
                 *pos = i;
-            return (long)ix->hvals[i];
+            return (long)m->vals[i];
         }
-        i = (i + 1) & (ix->hcap - 1);
+        i = (i + 1) & (m->cap - 1);
     }
     return -1;
 }
 
 /* Deletes entry `i` with backward-shift, keeping linear probing intact. */
-static void hdel(struct ing_vindex *ix, size_t i) {
-    size_t mask = ix->hcap - 1;
+static void hdel(struct ing_idmap *m, size_t i) {
+    size_t mask = m->cap - 1;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        if (!ix->hkeys[j])
+        if (!m->keys[j])
             break;
-        size_t home = hslot(ix, ix->hkeys[j]);
+        size_t home = hslot(m, m->keys[j]);
         /* Move j back to i when its home is not in (i, j]. */
         int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!between) {
-            ix->hkeys[i] = ix->hkeys[j];
-            ix->hvals[i] = ix->hvals[j];
+            m->keys[i] = m->keys[j];
+            m->vals[i] = m->vals[j];
             i = j;
         }
     }
-    ix->hkeys[i] = 0;
+    m->keys[i] = 0;
+    m->n--;
+}
+
+static void hfree(struct ing_idmap *m) {
+    free(m->keys);
+    free(m->vals);
 }
 
 /* ---- index ------------------------------------------------------------------------------ */
@@ -143,8 +154,8 @@ void ing_vindex_cleanup(struct ing_vindex *ix) {
     free(ix->sums);
     free(ix->ids);
     free(ix->docs);
-    free(ix->hkeys);
-    free(ix->hvals);
+    hfree(&ix->slots);
+    hfree(&ix->doc_chunks);
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -174,18 +185,21 @@ int ing_vindex_reserve(struct ing_vindex *ix, size_t n) {
         return -1;
     ix->docs = docs;
     ix->cap = n;
-    while (ix->hcap < 2 * n)
-        if (hgrow(ix))
-            return -1;
-    return 0;
+    return hreserve(&ix->slots, n);
 }
 
 int ing_vindex_add_codes(struct ing_vindex *ix, int64_t id, int64_t doc, const int8_t *codes,
                          float scale) {
-    if (id <= 0 || hfind(ix, id, NULL) >= 0)
+    if (id <= 0 || hfind(&ix->slots, id, NULL) >= 0)
         return -1;
     if (ix->n == ix->cap && ing_vindex_reserve(ix, ix->cap ? ix->cap * 2 : 1024))
         return -1;
+    if (doc > 0) { /* a store's documents; the map has no key 0 */
+        long have = hfind(&ix->doc_chunks, doc, NULL);
+        if (have < 0 && hreserve(&ix->doc_chunks, ix->doc_chunks.n + 1))
+            return -1;
+        hset(&ix->doc_chunks, doc, have < 0 ? 1 : (uint32_t)have + 1);
+    }
     size_t s = ix->n;
     int8_t *dst = ix->codes + s * ix->stride;
     memcpy(dst, codes, ix->stride);
@@ -196,7 +210,7 @@ int ing_vindex_add_codes(struct ing_vindex *ix, int64_t id, int64_t doc, const i
     ix->sums[s] = sum;
     ix->ids[s] = id;
     ix->docs[s] = doc;
-    hput(ix, id, (uint32_t)s);
+    hset(&ix->slots, id, (uint32_t)s);
     ix->n++;
     return 0;
 }
@@ -214,10 +228,15 @@ int ing_vindex_add(struct ing_vindex *ix, int64_t id, int64_t doc, const float *
 
 int ing_vindex_remove(struct ing_vindex *ix, int64_t id) {
     size_t pos;
-    long s = hfind(ix, id, &pos);
+    long s = hfind(&ix->slots, id, &pos);
     if (s < 0)
         return -1;
-    hdel(ix, pos);
+    hdel(&ix->slots, pos);
+    long left = ix->docs[s] > 0 ? hfind(&ix->doc_chunks, ix->docs[s], &pos) : -1;
+    if (left > 1)
+        ix->doc_chunks.vals[pos]--;
+    else if (left == 1)
+        hdel(&ix->doc_chunks, pos);
     size_t last = ix->n - 1;
     if ((size_t)s != last) {
         memcpy(ix->codes + (size_t)s * ix->stride, ix->codes + last * ix->stride, ix->stride);
@@ -226,11 +245,16 @@ int ing_vindex_remove(struct ing_vindex *ix, int64_t id) {
         ix->ids[s] = ix->ids[last];
         ix->docs[s] = ix->docs[last];
         size_t p2;
-        hfind(ix, ix->ids[s], &p2);
-        ix->hvals[p2] = (uint32_t)s;
+        hfind(&ix->slots, ix->ids[s], &p2);
+        ix->slots.vals[p2] = (uint32_t)s;
     }
     ix->n--;
     return 0;
+}
+
+size_t ing_vindex_doc_chunks(const struct ing_vindex *ix, int64_t doc) {
+    long n = hfind(&ix->doc_chunks, doc, NULL);
+    return n > 0 ? (size_t)n : 0;
 }
 
 size_t ing_vindex_remove_doc(struct ing_vindex *ix, int64_t doc) {

@@ -230,6 +230,17 @@ TEST_CASE(kernels_agree_with_scalar) {
     printf("kernel: %s\n", name);
 }
 
+/* The index's per-document chunk counts agree with its document column (documents 1-6;
+ * document 0 is not counted: backends give ids > 0). */
+static void check_doc_chunks(const struct ing_vindex *ix) {
+    for (int64_t d = 0; d < 7; d++) {
+        size_t n = 0;
+        for (size_t i = 0; i < ix->n; i++)
+            n += ix->docs[i] == d;
+        CHECK_EQ_INT(ing_vindex_doc_chunks(ix, d), d ? n : 0);
+    }
+}
+
 TEST_CASE(index_search_add_remove) {
     struct ing_vindex ix;
     int dim = 96;
@@ -242,6 +253,8 @@ TEST_CASE(index_search_add_remove) {
         CHECK_EQ_INT(ing_vindex_add(&ix, id, id % 7, v), 0);
     }
     CHECK_EQ_INT(ing_vindex_add(&ix, 5, 0, v), -1); /* duplicate id */
+    CHECK_EQ_INT(ing_vindex_doc_chunks(&ix, 3), 429);
+    check_doc_chunks(&ix);
     /* The query equals vector 3000: it must come first. */
     struct ing_cand c[10];
     size_t n = ing_vindex_search(&ix, v, 10, NULL, 0, 1, c);
@@ -261,6 +274,8 @@ TEST_CASE(index_search_add_remove) {
     for (int id = 2; id < 3000; id += 2)
         CHECK_EQ_INT(ing_vindex_remove(&ix, id), 0);
     CHECK_EQ_INT(ix.n, 1500);
+    CHECK_EQ_INT(ing_vindex_doc_chunks(&ix, 3), 215);
+    check_doc_chunks(&ix);
     n = ing_vindex_search(&ix, v, 10, NULL, 0, 1, c);
     for (size_t i = 0; i < n; i++)
         CHECK(c[i].id % 2 == 1);
@@ -272,6 +287,10 @@ TEST_CASE(index_search_add_remove) {
         CHECK_EQ_INT(c[i].id % 7, 3);
     /* Re-adding a removed id works. */
     CHECK_EQ_INT(ing_vindex_add(&ix, 2, 2, v), 0);
+    check_doc_chunks(&ix);
+    CHECK_EQ_INT(ing_vindex_remove_doc(&ix, 3), 215);
+    CHECK_EQ_INT(ing_vindex_doc_chunks(&ix, 3), 0);
+    check_doc_chunks(&ix);
     ing_vindex_cleanup(&ix);
 }
 
