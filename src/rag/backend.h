@@ -164,8 +164,9 @@ struct ing_rag_backend_ops {
      *     BM25 of its own). The generic store divides by the best score of the query, so
      *     only ratios between chunks of one query matter, not the absolute scale.
      * What the generic store adds on top (so a backend must not): a boost for the first
-     * chunk of each document (position 0), aggregation of chunks into documents, and the
-     * fusion with the vector ranking (see ing_doc_fuse() and docs/rag.md).
+     * chunk of each document (position 0), aggregation of chunks into documents, the
+     * document length prior and title affinity (from doc_titles), and the fusion with the
+     * vector ranking (see ing_doc_fuse() and docs/rag.md).
      */
     int (*keyword)(struct ing_rag_backend *b, const char *text, size_t want, const int64_t *docs,
                    size_t ndocs, struct ing_rag_scored *out, size_t *nout, inngest_error *err);
@@ -189,6 +190,18 @@ struct ing_rag_backend_ops {
     int (*read_chunk)(struct ing_rag_backend *b, int64_t id, inngest_rag_hit *h,
                       inngest_error *err);
 
+    /* The titles of documents docs[0..n) (distinct, ascending): fn(user, i, title) for each one
+     * that exists, in any order; a document that is gone is skipped. */
+    int (*doc_titles)(struct ing_rag_backend *b, const int64_t *docs, size_t n,
+                      void (*fn)(void *user, size_t i, const char *title), void *user,
+                      inngest_error *err);
+
+    /* The first document (in key order) whose key starts with `prefix` (a folder and a
+     * name: ".../perl/File::stat."), with its lead chunk (position 0) and its title
+     * (malloc'd, freed by the caller). INNGEST_ENOTFOUND when none has a lead chunk. */
+    int (*named_doc)(struct ing_rag_backend *b, const char *prefix, int64_t *doc,
+                     int64_t *lead_chunk, char **title, inngest_error *err);
+
     /* Optional (NULL: none). Bracket a run of reads the generic store makes under one
      * hold of its backend lock (the hits of a search), so a backend can serve them from
      * one snapshot or transaction instead of one per read. read_begin returns a token
@@ -198,8 +211,8 @@ struct ing_rag_backend_ops {
 
     /*
      * Parallel searches, optional (neither: every search call is serialised with the rest).
-     * concurrent_reads non-zero: filter, keyword, load_vectors, read_chunk, read_begin and
-     * read_end may be called from several threads at once, and while any other function
+     * concurrent_reads non-zero: filter, keyword, doc_titles, named_doc, load_vectors,
+     * read_chunk, read_begin and read_end may be called from several threads at once, and while any other function
      * runs (a backend with a pool of connections).
      * open_reader non-NULL: opens another instance over the same store (SQLite: another
      * connection to the file) that the generic store uses for those reads only, from one

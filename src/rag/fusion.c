@@ -100,8 +100,142 @@ double ing_vector_weight(const char *embedder_id) {
     return embedder_id && !strncmp(embedder_id, "hash-", 5) ? 0.2 : 1.0;
 }
 
+/* At most this many words of a question count for titles and anchors. */
+#define ING_QUERY_WORDS 16
+
+/* The words of a question that titles and anchors count: 3 or more characters, not
+ * stopwords, each once, lowercased into w[i] (at most ING_QUERY_WORDS, 63 bytes each). */
+static int query_words(const char *query, char w[][64], size_t *wl) {
+    int n = 0;
+    for (const char *p = query; *p && n < ING_QUERY_WORDS;) {
+        while (*p && !tok_char((unsigned char)*p))
+            p++;
+        size_t l = 0;
+        for (; *p && tok_char((unsigned char)*p); p++)
+            if (l < 63)
+                w[n][l++] = (char)tolower((unsigned char)*p);
+        if (l < 3 || ing_is_stopword(w[n], l))
+            continue;
+        int seen = 0;
+        for (int i = 0; i < n && !seen; i++)
+            seen = wl[i] == l && !memcmp(w[i], w[n], l);
+        if (!seen)
+            wl[n++] = l;
+    }
+    return n;
+}
+
+/* Longest prefix of w[0..wl) that occurs in t[0..tl) (lowercase, separators are spaces,
+ * so a match stays inside one title token); its start in *at. */
+static size_t prefix_in(const char *w, size_t wl, const char *t, size_t tl, size_t *at) {
+    size_t best = 0;
+    for (size_t i = 0; i + best < tl; i++) {
+        size_t l = 0;
+        while (l < wl && i + l < tl && t[i + l] == w[l])
+            l++;
+        if (l > best) {
+            best = l;
+            *at = i;
+        }
+    }
+    return best;
+}
+
+double ing_title_affinity(const char *query, const char *title) {
+    char t[256];
+    size_t tl = 0;
+    for (const char *p = title; *p && tl < sizeof(t); p++)
+        t[tl++] = tok_char((unsigned char)*p) ? (char)tolower((unsigned char)*p) : ' ';
+    /* A file name's extensions ("difftime.3.txt") name no subject: the title's own
+     * coverage counts the part before the first dot. */
+    const char *dot = strchr(title, ' ') ? NULL : strchr(title, '.');
+    size_t named = dot && (size_t)(dot - title) < tl ? (size_t)(dot - title) : tl;
+    unsigned char covered[sizeof(t)] = {0};
+    char w[ING_QUERY_WORDS][64];
+    size_t wl[ING_QUERY_WORDS];
+    int words = query_words(query, w, wl);
+    double credit = 0;
+    for (int i = 0; i < words; i++) {
+        size_t at = 0, l = prefix_in(w[i], wl[i], t, tl, &at);
+        if (l < 3)
+            continue;
+        credit += l >= 4 || l == wl[i] ? 1.0 : 0.5;
+        memset(covered + at, 1, l);
+    }
+    size_t letters = 0, spelled = 0;
+    for (size_t i = 0; i < named; i++)
+        if (isalpha((unsigned char)t[i])) {
+            letters++;
+            spelled += covered[i];
+        }
+    double q = words ? credit / words : 0, c = letters ? (double)spelled / (double)letters : 0;
+    return (1 - ING_TITLE_COVER) * q + ING_TITLE_COVER * c;
+}
+
+/* Whether the token t[0..tl) is word w: equal, or sharing 5 or more leading characters
+ * ("interface"/"interfaces", "compress"/"compression"). Case-insensitive. */
+static int same_word(const char *t, size_t tl, const char *w, size_t wl) {
+    size_t l = 0;
+    while (l < tl && l < wl && tolower((unsigned char)t[l]) == w[l])
+        l++;
+    return (l == tl && l == wl) || l >= 5;
+}
+
+/* A name opens a line: letters, digits and the punctuation of module and file names. */
+static int name_char(unsigned char c) {
+    return isalnum(c) || c == '_' || c == ':' || c == '.' || c == '-' || c == '+';
+}
+
+int ing_anchor_name(const char *query, const char *text, char *name, size_t size) {
+    char w[ING_QUERY_WORDS][64];
+    size_t wl[ING_QUERY_WORDS];
+    int words = query_words(query, w, wl);
+    if (words < 2 || size < 2)
+        return 0;
+    int best = 0;
+    const char *best_line = NULL;
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line);
+        unsigned matched = 0; /* a bit per query word */
+        for (const char *p = line; p < end;) {
+            while (p < end && !tok_char((unsigned char)*p))
+                p++;
+            const char *t = p;
+            while (p < end && tok_char((unsigned char)*p))
+                p++;
+            for (int i = 0; i < words && p > t; i++)
+                if (same_word(t, (size_t)(p - t), w[i], wl[i]))
+                    matched |= 1u << i;
+        }
+        int m = __builtin_popcount(matched);
+        if (m > best) {
+            best = m;
+            best_line = line;
+        }
+        line = *end ? end + 1 : NULL;
+    }
+    if (!best_line || best * ING_ANCHOR_COVER_DEN < words * ING_ANCHOR_COVER_NUM)
+        return 0;
+    const char *p = best_line;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t n = 0;
+    while (name_char((unsigned char)p[n]))
+        n++;
+    while (n && strchr(".:-+", p[n - 1])) /* "stat.", "Module::" */
+        n--;
+    if (n < 2 || n >= size)
+        return 0;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    return 1;
+}
+
 struct fuse_chunk {
     int64_t id, doc;
+    double title;       /* its document's title affinity (keyword list only) */
     double k, v;        /* keyword score (lead boost applied) and cosine */
     int rank_k, rank_v; /* 1-based, 0 = absent */
     int has_v;
@@ -109,7 +243,7 @@ struct fuse_chunk {
 
 struct fuse_doc {
     int64_t doc;
-    double k, v, score;
+    double k, v, title, score;
     int has_k, has_v, best_rank;
     size_t first, n; /* its chunks: chunks[first..first+n) after sorting */
 };
@@ -139,7 +273,7 @@ static double chunk_score(const struct fuse_chunk *c, double kmax, double vmin, 
     return s;
 }
 
-size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+size_t ing_doc_fuse(const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev, size_t nk,
                     const struct ing_rag_scored *vl, size_t nv, double vector_weight, size_t max,
                     struct ing_fused *out) {
     size_t total = nk + nv;
@@ -159,16 +293,17 @@ size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size
         double s = kl[i].score > 0 ? kl[i].score : 0;
         if (kl[i].position == 0)
             s *= ING_LEAD_BOOST;
-        if (doc_chunks && doc_chunks[i] > 1) /* the document length prior */
-            s /= 1.0 + ING_DOC_PRIOR * log((double)doc_chunks[i]);
-        c[n++] = (struct fuse_chunk){kl[i].id, kl[i].doc_id, s, 0, (int)i + 1, 0, 0};
+        if (ev && ev[i].chunks > 1) /* the document length prior */
+            s /= 1.0 + ING_DOC_PRIOR * log((double)ev[i].chunks);
+        c[n++] = (struct fuse_chunk){kl[i].id, kl[i].doc_id, ev ? ev[i].title : 0, s, 0,
+                                     (int)i + 1, 0, 0};
     }
     for (size_t i = 0; i < nv; i++) {
         size_t j = 0;
         while (j < nk && c[j].id != vl[i].id)
             j++;
         if (j == nk)
-            c[j = n++] = (struct fuse_chunk){vl[i].id, vl[i].doc_id, 0, 0, 0, 0, 0};
+            c[j = n++] = (struct fuse_chunk){vl[i].id, vl[i].doc_id, 0, 0, 0, 0, 0, 0};
         c[j].v = vl[i].score;
         c[j].rank_v = (int)i + 1;
         c[j].has_v = 1;
@@ -181,6 +316,8 @@ size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size
             d[nd++] = (struct fuse_doc){.doc = c[i].doc, .first = i, .best_rank = 1 << 30};
         struct fuse_doc *x = &d[nd - 1];
         x->n++;
+        if (c[i].title > x->title)
+            x->title = c[i].title;
         if (c[i].rank_k) {
             if (!x->has_k || c[i].k > x->k)
                 x->k = c[i].k;
@@ -211,7 +348,7 @@ size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size
     }
     double vspan = vmax - vmin;
     for (size_t i = 0; i < nd; i++) {
-        d[i].score = kmax > 0 && d[i].has_k ? d[i].k / kmax : 0;
+        d[i].score = (kmax > 0 && d[i].has_k ? d[i].k / kmax : 0) + ING_TITLE_WEIGHT * d[i].title;
         if (d[i].has_v)
             d[i].score += vector_weight * (vspan > 0 ? (d[i].v - vmin) / vspan : 1);
     }

@@ -103,6 +103,9 @@ size_t ing_vindex_doc_chunks(const struct ing_vindex *ix, int64_t doc);
 size_t ing_vindex_search(const struct ing_vindex *ix, const float *q, size_t c,
                          const int64_t *docs, size_t ndocs, int threads, struct ing_cand *out);
 
+/* qsort/bsearch order of int64_t values, ascending. */
+int ing_cmp_i64(const void *a, const void *b);
+
 /* ---- fusion ----------------------------------------------------------------------------- */
 
 /* A chunk of the final ranking. */
@@ -131,27 +134,75 @@ struct ing_rag_scored {
  * of everything won the questions meant for the short page about one thing. Measured on
  * the dev splits of docs/rag.md's sets. */
 #define ING_DOC_PRIOR 0.05
+/* The weight of a document's title affinity (ing_title_affinity(), 0..1) next to its
+ * keyword evidence (0..1 after division by the query's best) in keyword and hybrid
+ * ranking, and the part of the affinity that is the title's own coverage. Measured on the
+ * dev splits of docs/rag.md's sets. */
+#define ING_TITLE_WEIGHT 0.5
+#define ING_TITLE_COVER 0.3
 /* Chunks of one document given before the next document's: 1, so k hits show k pages;
  * a second pass fills up to k with the other chunks, in document order. */
 #define ING_PER_DOC 1
 
+/* What the store knows of a keyword hit's document besides the hit. */
+struct ing_doc_evidence {
+    int chunks;   /* its chunk count; 0 = unknown (no length prior) */
+    double title; /* ing_title_affinity() of its title and the query */
+};
+
+/*
+ * How much of the query a document's title spells, 0..1. Reference pages are named
+ * after what they describe, in abbreviations and compounds that the words of a question
+ * do not match whole ("calculate time difference" and difftime, "complex exponential"
+ * and cexp, "temporary file" and File::Temp). Each query word of 3 or more characters
+ * that is not a stopword counts 1 when its first 4 characters (all of a 3-character
+ * word) occur inside the title, 1/2 when only its first 3 do. The affinity is
+ *     (1 - ING_TITLE_COVER) * (credit / words) + ING_TITLE_COVER * (covered / letters)
+ * where covered/letters is the share of the title's letters those matches spell (of a
+ * file name, "difftime.3.txt", the part before its first dot). Case-insensitive, ASCII.
+ * Pure.
+ */
+double ing_title_affinity(const char *query, const char *title);
+
+/*
+ * Anchor text. Index pages (a table of contents, a module list, a "see also" section)
+ * quote each page's one-line description next to its name, so a question that is such a
+ * description finds the index before the page it describes. The store looks at the
+ * ING_ANCHOR_CHUNKS best keyword chunks: when the line of one that matches the question
+ * best holds at least ING_ANCHOR_COVER_NUM/ING_ANCHOR_COVER_DEN of the question's words
+ * and opens with the name of a document stored beside it (a file of that name and any
+ * extensions in the same folder), that document gets the chunk's keyword score as well.
+ */
+#define ING_ANCHOR_CHUNKS 3
+#define ING_ANCHOR_COVER_NUM 3
+#define ING_ANCHOR_COVER_DEN 4
+
+/* The name that opens the line of `text` matching the most words of `query` (words as in
+ * ing_title_affinity(); a token matches a word it equals or shares 5 leading characters
+ * with), when that line matches at least ING_ANCHOR_COVER_NUM/DEN of 2 or more words:
+ * the line's first run of letters, digits and "_:.-+", without trailing ".:-+",
+ * copied into name[0..size). Returns 1 when there is one (2 bytes or more, shorter than
+ * size), else 0. Pure. */
+int ing_anchor_name(const char *query, const char *text, char *name, size_t size);
+
 /*
  * Document-level fusion of a keyword ranking `kl` and a vector ranking `vl` (either may be
  * empty). Each document scores
- *     K(d) / max K  +  vector_weight * (V(d) - min V) / (max V - min V)
+ *     K(d) / max K  +  ING_TITLE_WEIGHT * T(d)
+ *                   +  vector_weight * (V(d) - min V) / (max V - min V)
  * where K(d) is the best keyword score of its chunks (the lead chunk's times
  * ING_LEAD_BOOST), divided by 1 + ING_DOC_PRIOR * ln(n) when its document has n > 1
- * chunks (doc_chunks[i] for kl[i]; doc_chunks NULL or 0: unknown, no prior), and V(d) the
- * best cosine of its chunks, min and max over the documents
- * of each list (a document absent from a list gets 0 for it). Documents are ordered by
- * that score (ties: the better single rank, then the lower id); the output lists their
+ * chunks, T(d) its title affinity (ev[i].chunks and ev[i].title for kl[i]; ev NULL: no
+ * prior and no title evidence), and V(d) the best cosine of its chunks, min and max over
+ * the documents of each list (a document absent from a list gets 0 for it). Documents
+ * are ordered by that score (ties: the better single rank, then the lower id); the output lists their
  * chunks that appear in either ranking, best chunk first, at most ING_PER_DOC per
  * document before the next one, then the remaining chunks in document order, up to `max`.
  * out[i].score is the document's fused score, rank_a the chunk's 1-based rank in `vl` and
  * rank_b in `kl` (0 = absent). `out` needs room for nk + nv entries. Returns the count,
  * or (size_t)-1 when memory runs out. Pure.
  */
-size_t ing_doc_fuse(const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+size_t ing_doc_fuse(const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev, size_t nk,
                     const struct ing_rag_scored *vl, size_t nv, double vector_weight, size_t max,
                     struct ing_fused *out);
 

@@ -913,30 +913,124 @@ static void reader_put(inngest_rag_store *s, struct reader *r) {
     }
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Document ids matching the source filter, sorted, read through `be` (a reader). */
 static int filter_docs(struct ing_rag_backend *be, const inngest_rag_query *q, int64_t **out,
                        size_t *n, inngest_error *err) {
     int rc = be->ops->filter(be, q->sources, q->source_count, out, n, err);
     if (!rc && *out)
-        qsort(*out, *n, sizeof(**out), cmp_i64);
+        qsort(*out, *n, sizeof(**out), ing_cmp_i64);
     return rc;
 }
 
-/* The chunk counts of the keyword list's documents (out[i] for kl[i]), for the document
- * length prior of ing_doc_fuse(); the in-memory index keeps them per document. */
-static void count_doc_chunks(inngest_rag_store *s, const struct ing_rag_scored *kl, size_t nk,
-                             int *out) {
+/* Title affinities of distinct documents, filled by the backend's doc_titles. */
+struct title_ctx {
+    const char *query;
+    double *affinity;
+};
+
+static void on_title(void *user, size_t i, const char *title) {
+    struct title_ctx *t = user;
+    t->affinity[i] = ing_title_affinity(t->query, title);
+}
+
+/* What fusion weighs besides the keyword hits (ev[i] for kl[i]): the chunk count of each
+ * hit's document, for the length prior (the in-memory index keeps them per document), and
+ * its title's affinity with the query `text` (one read of the distinct documents' titles
+ * through `be`). */
+static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
+                        const struct ing_rag_scored *kl, size_t nk, struct ing_doc_evidence *ev,
+                        inngest_error *err) {
+    int64_t *docs = malloc(nk * sizeof(*docs));
+    double *affinity = calloc(nk, sizeof(*affinity));
+    if (!docs || !affinity) {
+        free(docs);
+        free(affinity);
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    size_t nd = 0;
+    for (size_t i = 0; i < nk; i++)
+        docs[nd++] = kl[i].doc_id;
+    qsort(docs, nd, sizeof(*docs), ing_cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < nd; i++)
+        if (!u || docs[u - 1] != docs[i])
+            docs[u++] = docs[i];
+    struct title_ctx t = {text, affinity};
+    int rc = be->ops->doc_titles(be, docs, u, on_title, &t, err);
     pthread_rwlock_rdlock(&s->ix_mu);
-    for (size_t i = 0; i < nk; i++) {
+    for (size_t i = 0; !rc && i < nk; i++) {
         size_t n = ing_vindex_doc_chunks(&s->ix, kl[i].doc_id);
-        out[i] = n > INT_MAX ? INT_MAX : (int)n;
+        const int64_t *d = bsearch(&kl[i].doc_id, docs, u, sizeof(*docs), ing_cmp_i64);
+        ev[i] = (struct ing_doc_evidence){n > INT_MAX ? INT_MAX : (int)n, affinity[d - docs]};
     }
     pthread_rwlock_unlock(&s->ix_mu);
+    free(docs);
+    free(affinity);
+    return rc;
+}
+
+/* Anchor text (see ING_ANCHOR_CHUNKS): the documents that the best `ING_ANCHOR_CHUNKS`
+ * keyword chunks name on their line that matches the question take the naming chunk's
+ * evidence: their lead chunk joins the keyword list (room for ING_ANCHOR_CHUNKS more in
+ * kl and ev) with the score that, boosted as a lead chunk, equals the naming chunk's, or
+ * is raised to it when it is there already, and the naming chunk's score becomes 0 (its
+ * best line spoke for the page it names; the index keeps the evidence of its other
+ * chunks). */
+static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
+                           struct ing_rag_scored *kl, struct ing_doc_evidence *ev, size_t *nk,
+                           inngest_error *err) {
+    size_t named = *nk < ING_ANCHOR_CHUNKS ? *nk : ING_ANCHOR_CHUNKS;
+    int rc = INNGEST_OK;
+    for (size_t i = 0; i < named && !rc; i++) {
+        inngest_rag_hit h = {0};
+        char name[256], prefix[1024];
+        int64_t doc = 0, lead = 0;
+        char *title = NULL;
+        int r = be->ops->read_chunk(be, kl[i].id, &h, err);
+        if (r == INNGEST_OK && ing_anchor_name(text, h.text, name, sizeof(name))) {
+            const char *slash = strrchr(h.doc_key, '/');
+            int folder = slash ? (int)(slash + 1 - h.doc_key) : 0;
+            int len = snprintf(prefix, sizeof(prefix), "%.*s%s.", folder, h.doc_key, name);
+            /* A page that opens with its own name ("intro - introduction to ..." in
+             * intro.3, beside intro.2) names itself, whichever sibling sorts first. */
+            if (len < (int)sizeof(prefix) && strncmp(h.doc_key, prefix, (size_t)len))
+                r = be->ops->named_doc(be, prefix, &doc, &lead, &title, err);
+            else
+                r = INNGEST_ENOTFOUND;
+        } else if (r == INNGEST_OK) {
+            r = INNGEST_ENOTFOUND;
+        }
+        free(h.doc_key);
+        free(h.source);
+        free(h.title);
+        free(h.text);
+        if (r != INNGEST_OK) {
+            if (r != INNGEST_ENOTFOUND)
+                rc = r;
+            continue;
+        }
+        if (doc != kl[i].doc_id) {
+            double lead_score = kl[i].score * (kl[i].position == 0 ? 1.0 : 1.0 / ING_LEAD_BOOST);
+            size_t j = 0;
+            while (j < *nk && kl[j].id != lead)
+                j++;
+            if (j < *nk) {
+                if (kl[j].score < lead_score)
+                    kl[j].score = lead_score;
+            } else {
+                kl[j] = (struct ing_rag_scored){lead, doc, 0, lead_score};
+                pthread_rwlock_rdlock(&s->ix_mu);
+                size_t n = ing_vindex_doc_chunks(&s->ix, doc);
+                pthread_rwlock_unlock(&s->ix_mu);
+                ev[j] = (struct ing_doc_evidence){n > INT_MAX ? INT_MAX : (int)n,
+                                                  ing_title_affinity(text, title)};
+                (*nk)++;
+            }
+            kl[i].score = 0; /* the line was the named page's evidence, not its own */
+        }
+        free(title);
+    }
+    return rc;
 }
 
 static int scored_desc(const void *a, const void *b) {
@@ -1043,11 +1137,11 @@ void inngest_rag_results_cleanup(inngest_rag_results *r) {
  * documents ranked by their keyword evidence (keyword), or the cosine order (vector). */
 static int final_order(const inngest_rag_query *q, size_t k,
                        const struct ing_rag_scored *vl, size_t nv,
-                       const struct ing_rag_scored *kl, const int *doc_chunks, size_t nk,
+                       const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev, size_t nk,
                        struct ing_fused *fused, size_t *n, inngest_error *err) {
     if (q->mode != INNGEST_RAG_VECTOR) {
         int hybrid = q->mode == INNGEST_RAG_HYBRID;
-        *n = ing_doc_fuse(kl, doc_chunks, nk, hybrid ? vl : NULL, hybrid ? nv : 0,
+        *n = ing_doc_fuse(kl, ev, nk, hybrid ? vl : NULL, hybrid ? nv : 0,
                           hybrid ? ing_vector_weight(q->embedder_id) : 0, k, fused);
         return *n == (size_t)-1 ? inngest_error_set(err, INNGEST_ENOMEM, "out of memory")
                                 : INNGEST_OK;
@@ -1119,10 +1213,12 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     size_t depth = q->mode != INNGEST_RAG_VECTOR ? (k * 4 > 20 ? k * 4 : 20) : k;
     /* The vector list holds every rescored candidate before it is cut to `depth`. */
     size_t vcap = rescore_depth(s, depth, q->mode == INNGEST_RAG_HYBRID) + depth;
-    struct ing_rag_scored *vl = calloc(vcap, sizeof(*vl)), *kl = calloc(depth, sizeof(*kl));
+    /* The keyword list has room for the documents anchors name. */
+    size_t kcap = depth + ING_ANCHOR_CHUNKS;
+    struct ing_rag_scored *vl = calloc(vcap, sizeof(*vl)), *kl = calloc(kcap, sizeof(*kl));
     struct ing_fused *fused = calloc(2 * depth, sizeof(*fused));
     int64_t *docs = NULL;
-    int *doc_chunks = NULL;
+    struct ing_doc_evidence *ev = NULL;
     size_t ndocs = 0, nv = 0, nk = 0, n = 0;
     int rc = INNGEST_OK;
     if (!vl || !kl || !fused) {
@@ -1142,6 +1238,12 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
         if (!rc && use_kw && !(filtered && ndocs == 0))
             rc = r.be->ops->keyword(r.be, q->text, depth, filtered ? docs : NULL, ndocs, kl, &nk,
                                     err);
+        if (!rc && nk && !(ev = malloc(kcap * sizeof(*ev))))
+            rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        if (!rc && nk)
+            rc = doc_evidence(s, r.be, q->text, kl, nk, ev, err);
+        if (!rc && nk)
+            rc = anchor_evidence(s, r.be, q->text, kl, ev, &nk, err);
         reader_put(s, &r);
     }
     if (rc || (filtered && ndocs == 0))
@@ -1149,16 +1251,12 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
     if (use_vec && !empty)
         rc = vector_rank(s, q->vector, q->dim, depth, q->mode == INNGEST_RAG_HYBRID,
                          filtered ? docs : NULL, ndocs, vl, &nv, err);
-    if (!rc && nk && !(doc_chunks = malloc(nk * sizeof(*doc_chunks))))
-        rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-    if (!rc && nk)
-        count_doc_chunks(s, kl, nk, doc_chunks);
     if (!rc)
-        rc = final_order(q, k, vl, nv, kl, doc_chunks, nk, fused, &n, err);
+        rc = final_order(q, k, vl, nv, kl, ev, nk, fused, &n, err);
     if (!rc)
         rc = read_hits(s, q, fused, n, vl, kl, out, err);
 done:
-    free(doc_chunks);
+    free(ev);
     free(vl);
     free(kl);
     free(fused);

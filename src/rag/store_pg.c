@@ -1295,6 +1295,64 @@ static int pg_load_vectors(struct ing_rag_backend *bb, const int64_t *ids, size_
     return INNGEST_OK;
 }
 
+static int pg_doc_titles(struct ing_rag_backend *bb, const int64_t *docs, size_t n,
+                         void (*fn)(void *user, size_t i, const char *title), void *user,
+                         inngest_error *err) {
+    struct pg_backend *b = (struct pg_backend *)bb;
+    if (!n)
+        return INNGEST_OK;
+    char *arr = id_array(docs, n);
+    if (!arr)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    struct params q = {0};
+    p_str(&q, arr);
+    PGconn *c;
+    PGresult *r = read_query(b, &c,
+                             "SELECT id, title FROM rag_documents WHERE id = ANY($1::bigint[])",
+                             &q, err, "reading titles");
+    free(arr);
+    if (!r)
+        return failed_code(err);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int64_t id = col_i64(r, i, 0);
+        const int64_t *at = bsearch(&id, docs, n, sizeof(*docs), ing_cmp_i64);
+        if (at)
+            fn(user, (size_t)(at - docs), PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    pool_put(b, c);
+    return INNGEST_OK;
+}
+
+static int pg_named_doc(struct ing_rag_backend *bb, const char *prefix, int64_t *doc,
+                        int64_t *lead_chunk, char **title, inngest_error *err) {
+    struct pg_backend *b = (struct pg_backend *)bb;
+    *title = NULL;
+    if (!*prefix)
+        return INNGEST_ENOTFOUND;
+    struct params q = {0};
+    p_str(&q, prefix);
+    PGconn *c;
+    /* starts_with compares bytes, whatever the database's collation. */
+    PGresult *r = read_query(b, &c,
+                             "SELECT d.id, c.id, d.title FROM rag_documents d JOIN rag_chunks c"
+                             " ON c.doc_id = d.id AND c.position = 0"
+                             " WHERE starts_with(d.key, $1) ORDER BY d.key COLLATE \"C\" LIMIT 1",
+                             &q, err, "looking up a named page");
+    if (!r)
+        return failed_code(err);
+    int rc = INNGEST_ENOTFOUND;
+    if (PQntuples(r)) {
+        *doc = col_i64(r, 0, 0);
+        *lead_chunk = col_i64(r, 0, 1);
+        *title = strdup(PQgetvalue(r, 0, 2));
+        rc = *title ? INNGEST_OK : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    pool_put(b, c);
+    return rc;
+}
+
 static int pg_read_chunk(struct ing_rag_backend *bb, int64_t id, inngest_rag_hit *h,
                          inngest_error *err) {
     struct pg_backend *b = (struct pg_backend *)bb;
@@ -1504,6 +1562,8 @@ static const struct ing_rag_backend_ops pg_ops = {
     .count_vectors = pg_count_vectors,
     .load_codes = pg_load_codes,
     .load_vectors = pg_load_vectors,
+    .doc_titles = pg_doc_titles,
+    .named_doc = pg_named_doc,
     .read_chunk = pg_read_chunk,
     /* Every read takes a connection of its own from the pool. */
     .concurrent_reads = 1,

@@ -37,7 +37,7 @@
 
 /* The statements a search runs, prepared once per connection (preparing costs more than
  * running them). */
-enum { ST_KEYWORD, ST_KEYWORD_ALL, ST_VECTOR, ST_CHUNK, ST_COUNT };
+enum { ST_KEYWORD, ST_KEYWORD_ALL, ST_TITLE, ST_NAMED, ST_VECTOR, ST_CHUNK, ST_COUNT };
 
 struct sqlite_backend {
     struct ing_rag_backend base; /* first member */
@@ -58,6 +58,12 @@ static const char *const cached_sql[ST_COUNT] = {
     [ST_KEYWORD_ALL] = "SELECT f.rowid, ing_bm25(chunks_fts, 0, 2.0, 1.0) AS score, c.doc_id,"
                        " c.position FROM chunks_fts f JOIN chunks c ON c.id = f.rowid"
                        " WHERE chunks_fts MATCH ?1 ORDER BY score, f.rowid",
+    [ST_TITLE] = "SELECT title FROM documents WHERE id = ?",
+    /* A key range ("prefix" to "prefix" with its last byte raised), so the key's index
+     * finds it; BINARY collation compares bytes. */
+    [ST_NAMED] = ("SELECT d.id, c.id, d.title FROM documents d JOIN chunks c"
+                  " ON c.doc_id = d.id AND c.position = 0"
+                  " WHERE d.key >= ?1 AND d.key < ?2 ORDER BY d.key LIMIT 1"),
     [ST_VECTOR] = "SELECT f32 FROM vectors WHERE chunk_id = ?",
     /* In parentheses: clang's -Wstring-concatenation asks for them in an array of strings. */
     [ST_CHUNK] = ("SELECT c.position, c.text, d.key, d.source, d.title"
@@ -142,11 +148,6 @@ static int push_id(int64_t **ids, size_t *n, size_t *cap, int64_t id) {
     }
     (*ids)[(*n)++] = id;
     return 0;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static const char *schema_sql =
@@ -780,7 +781,7 @@ static int sq_keyword(struct ing_rag_backend *b, const char *text, size_t want, 
     size_t n = 0;
     while (n < want && (step = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t doc = sqlite3_column_int64(st, 2);
-        if (docs && !bsearch(&doc, docs, ndocs, sizeof(*docs), cmp_i64))
+        if (docs && !bsearch(&doc, docs, ndocs, sizeof(*docs), ing_cmp_i64))
             continue;
         out[n++] = (struct ing_rag_scored){sqlite3_column_int64(st, 0), doc,
                                            sqlite3_column_int(st, 3),
@@ -882,6 +883,59 @@ static int sq_read_chunk(struct ing_rag_backend *b, int64_t id, inngest_rag_hit 
     return rc;
 }
 
+static int sq_doc_titles(struct ing_rag_backend *b, const int64_t *docs, size_t n,
+                         void (*fn)(void *user, size_t i, const char *title), void *user,
+                         inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    sqlite3_stmt *st = cached(b, ST_TITLE);
+    if (!st)
+        return db_error(db, err, "reading titles");
+    int began = read_begin(db), rc = INNGEST_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_int64(st, 1, docs[i]);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            fn(user, i, (const char *)sqlite3_column_text(st, 0));
+        else if (step != SQLITE_DONE)
+            rc = db_error(db, err, "reading titles");
+        sqlite3_reset(st);
+    }
+    release(st);
+    read_end(db, began);
+    return rc;
+}
+
+static int sq_named_doc(struct ing_rag_backend *b, const char *prefix, int64_t *doc,
+                        int64_t *lead_chunk, char **title, inngest_error *err) {
+    sqlite3 *db = db_of(b);
+    size_t n = strlen(prefix);
+    *title = NULL;
+    if (!n || (unsigned char)prefix[n - 1] == 0xff)
+        return INNGEST_ENOTFOUND;
+    char *hi = strdup(prefix);
+    sqlite3_stmt *st = hi ? cached(b, ST_NAMED) : NULL;
+    if (!st) {
+        free(hi);
+        return hi ? db_error(db, err, "looking up a named page")
+                  : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    }
+    hi[n - 1]++;
+    sqlite3_bind_text(st, 1, prefix, (int)n, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hi, (int)n, SQLITE_STATIC);
+    int rc = INNGEST_ENOTFOUND, step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        *doc = sqlite3_column_int64(st, 0);
+        *lead_chunk = sqlite3_column_int64(st, 1);
+        *title = dup_column(st, 2);
+        rc = *title ? INNGEST_OK : inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    } else if (step != SQLITE_DONE) {
+        rc = db_error(db, err, "looking up a named page");
+    }
+    release(st);
+    free(hi);
+    return rc;
+}
+
 /* A run of reads (the hits of one search) in one read transaction. */
 static int sq_read_begin(struct ing_rag_backend *b) {
     return read_begin(db_of(b));
@@ -923,6 +977,8 @@ static const struct ing_rag_backend_ops sqlite_ops = {
     .count_vectors = sq_count_vectors,
     .load_codes = sq_load_codes,
     .load_vectors = sq_load_vectors,
+    .doc_titles = sq_doc_titles,
+    .named_doc = sq_named_doc,
     .read_chunk = sq_read_chunk,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,

@@ -308,6 +308,11 @@ static void heap_push(struct heap *h, int64_t id, int64_t doc, float score) {
     h->v[i] = (struct ing_cand){id, doc, score};
 }
 
+int ing_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int in_sorted(const int64_t *a, size_t n, int64_t x) {
     size_t lo = 0, hi = n;
     while (lo < hi) {

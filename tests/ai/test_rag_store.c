@@ -17,6 +17,7 @@
 #include <inngest/rag.h>
 
 #include "rag/backend.h"
+#include "rag/rag_internal.h"
 #include "rag_testlib.h"
 #include "testutil.h"
 
@@ -97,13 +98,60 @@ TEST_CASE(add_search_modes) {
     CHECK_EQ_INT(r.hits[0].position, 0);
     CHECK_EQ_INT(r.hits[0].vector_rank, 1);
     CHECK_EQ_INT(r.hits[0].keyword_rank, 1);
-    /* First in both lists: the best keyword score (1) plus the hashing embedder's vector
-     * weight (0.2) times the best cosine (1). */
-    CHECK(fabs(r.hits[0].score - 1.2) < 1e-9);
+    /* First in both lists: the best keyword score (1), the title's affinity ("Pasta")
+     * at its weight, and the hashing embedder's vector weight (0.2) times the best
+     * cosine (1). */
+    CHECK(fabs(r.hits[0].score - (1.2 + ING_TITLE_WEIGHT * ing_title_affinity("boil pasta",
+                                                                               "Pasta"))) <
+          1e-9);
     CHECK(r.hits[0].vector_score > 0.2 && r.hits[0].vector_score <= 1.0001);
     CHECK(strstr(r.hits[0].text, "nine minutes") != NULL);
     for (size_t i = 1; i < r.count; i++)
         CHECK(r.hits[i - 1].score >= r.hits[i].score);
+    inngest_rag_results_cleanup(&r);
+    inngest_rag_embedder_destroy(e);
+    inngest_rag_store_destroy(s);
+}
+
+/* An index page quotes a page's description beside its name: the question finds the
+ * named page (stored beside the index) before the index; a page that opens with its own
+ * name keeps its evidence even when a sibling of that name sorts first. */
+TEST_CASE(anchor_text_names_a_page) {
+    static const char *pages[][2] = {
+        {"ref/toc.txt", "Contents\n\nWidget::Spin - rotates the frobnicator wheel quickly\n"
+                        "Widget::Halt - halts every gadget at once\n"},
+        {"ref/Widget::Spin.3.txt", "Widget::Spin\n\nThe module turns wheels. Call spin()."},
+        {"ref/Widget::Halt.3.txt", "Widget::Halt\n\nStops things. Call halt()."},
+        {"ref/intro.2.txt", "intro - introduction to system calls\n\nSystem calls enter "
+                            "the kernel."},
+        {"ref/intro.3.txt", "intro - introduction to library functions\n\nThe C library "
+                            "wraps them."},
+    };
+    inngest_rag_store *s = open_store("anchors.db");
+    inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        inngest_rag_document d = {.source = pages[i][0], .text = pages[i][1]};
+        inngest_rag_status status;
+        size_t n;
+        inngest_error err;
+        if (inngest_rag_ingest_document(s, e, &d, NULL, &status, &n, &err))
+            TEST_FAIL_("ingest: %s", err.message);
+    }
+    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode += 2) {
+        CHECK(top_is(s, e, "rotates the frobnicator wheel quickly", mode,
+                     "ref/Widget::Spin.3.txt"));
+        CHECK(top_is(s, e, "halts every gadget at once", mode, "ref/Widget::Halt.3.txt"));
+        CHECK(top_is(s, e, "introduction to library functions", mode, "ref/intro.3.txt"));
+        CHECK(top_is(s, e, "introduction to system calls", mode, "ref/intro.2.txt"));
+    }
+    /* The named page's hit shows its own text, ranked by the index line's evidence. */
+    inngest_rag_results r;
+    CHECK_EQ_INT(inngest_rag_search(s, e, "rotates the frobnicator wheel quickly", 5,
+                                    INNGEST_RAG_KEYWORD, &r, NULL),
+                 0);
+    CHECK(r.count >= 2);
+    CHECK(strstr(r.hits[0].text, "turns wheels") != NULL);
+    CHECK(r.hits[0].keyword_score > 0);
     inngest_rag_results_cleanup(&r);
     inngest_rag_embedder_destroy(e);
     inngest_rag_store_destroy(s);

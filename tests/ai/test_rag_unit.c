@@ -352,14 +352,80 @@ TEST_CASE(document_fusion) {
     CHECK_EQ_INT(ing_doc_fuse(NULL, NULL, 0, NULL, 0, 1.0, 10, f), 0);
     /* The document length prior: document 20 has 200 chunks, so its 2.25 counts
      * 2.25 / (1 + ING_DOC_PRIOR ln 200), below document 10's 2 (one chunk: no prior). */
-    int sizes[] = {1, 200};
+    struct ing_doc_evidence sizes[] = {{1, 0}, {200, 0}};
     CHECK_EQ_INT(ing_doc_fuse(kw, sizes, 2, NULL, 0, 0, 10, f), 2);
     CHECK_EQ_INT(f[0].id, 1);
     CHECK(fabs(f[0].score - 1.0) < 1e-12);
     CHECK(fabs(f[1].score - 2.25 / (1 + ING_DOC_PRIOR * log(200.0)) / 2.0) < 1e-12);
+    /* Title affinity adds ING_TITLE_WEIGHT times itself: document 10's title spells the
+     * whole question (1), document 20's nothing, so 10 leads again, with 2/2.25 + w. */
+    struct ing_doc_evidence titles[] = {{1, 1.0}, {1, 0}};
+    CHECK_EQ_INT(ing_doc_fuse(kw, titles, 2, NULL, 0, 0, 10, f), 2);
+    CHECK_EQ_INT(f[0].id, 1);
+    CHECK(fabs(f[0].score - (2.0 / 2.25 + ING_TITLE_WEIGHT)) < 1e-12);
+    CHECK(fabs(f[1].score - 1.0) < 1e-12);
     /* The hashing embedder gets a low weight, a model full weight. */
     CHECK(ing_vector_weight("hash-v1") < 0.5);
     CHECK(ing_vector_weight("openai:text-embedding-3-small") == 1.0);
+}
+
+TEST_CASE(title_affinity) {
+    const double c = ING_TITLE_COVER;
+    /* "diff" and "time" spell all of difftime: every word counts, every letter covered;
+     * the extensions of a file name are not part of the title's own letters. */
+    CHECK(fabs(ing_title_affinity("time difference", "difftime.3.txt") - 1.0) < 1e-12);
+    /* "calculate" is not in it: 2 of 3 words. */
+    CHECK(fabs(ing_title_affinity("calculate time difference", "difftime.3.txt") -
+               ((1 - c) * 2.0 / 3 + c)) < 1e-12);
+    /* Only 3 letters of "exponential" (exp in cexp): half a word; "complex" none; 3 of 4
+     * letters covered. Case does not matter. */
+    CHECK(fabs(ing_title_affinity("Complex EXPONENTIAL", "cexp.3.txt") -
+               ((1 - c) * 0.5 / 2 + c * 3.0 / 4)) < 1e-12);
+    /* A whole 3-letter word counts fully; stopwords and words under 3 letters are not
+     * words of the question; a title with spaces is covered whole. */
+    CHECK(fabs(ing_title_affinity("the tmp of it", "tmp files.v2") -
+               ((1 - c) * 1.0 + c * 3.0 / 9)) < 1e-12);
+    /* Matches stay inside one title token: "filet" is not "file" + "t..." across "::". */
+    CHECK(fabs(ing_title_affinity("filet", "File::Temp") - (1 - c) * 1.0 - c * 4.0 / 8) <
+          1e-12);
+    /* Nothing to go on. */
+    CHECK(ing_title_affinity("", "difftime") == 0);
+    CHECK(ing_title_affinity("the of", "difftime") == 0);
+    CHECK(ing_title_affinity("time", "") == 0);
+    CHECK(ing_title_affinity("zzz qqq", "difftime.3.txt") == 0);
+}
+
+TEST_CASE(anchor_names) {
+    const char *toc = "       File::Spec - portably perform operations on file names\n"
+                      "       File::stat - by-name interface to Perl's built-in stat() functions\n"
+                      "           Synopsis, Description\n";
+    char name[64];
+    /* The line that holds the question's words opens with the name. */
+    CHECK(ing_anchor_name("by-name interface to Perl's built-in stat() functions", toc, name,
+                          sizeof(name)));
+    CHECK_STR(name, "File::stat");
+    CHECK(ing_anchor_name("perform operations on file names portably", toc, name,
+                          sizeof(name)));
+    CHECK_STR(name, "File::Spec");
+    /* Words match by 5 shared letters ("interfaces"), case aside; a name loses trailing
+     * punctuation; "(3)" ends it. */
+    CHECK(ing_anchor_name("Interfaces to builtin STAT functions", toc, name, sizeof(name)));
+    CHECK_STR(name, "File::stat");
+    CHECK(ing_anchor_name("compare memory areas", "see memcmp(3): compare memory areas", name,
+                          sizeof(name)));
+    CHECK_STR(name, "see");
+    CHECK(ing_anchor_name("compare memory areas", "memcmp.: compare memory areas", name,
+                          sizeof(name)));
+    CHECK_STR(name, "memcmp");
+    /* Too few of the question's words on any one line (2 of 4 here), a question of one
+     * word, a line that opens with no name, or no room for the name: none. */
+    CHECK(!ing_anchor_name("perform stat interface names", toc, name, sizeof(name)));
+    CHECK(!ing_anchor_name("stat", toc, name, sizeof(name)));
+    CHECK(!ing_anchor_name("compare memory areas", "  (compare memory areas)", name,
+                           sizeof(name)));
+    CHECK(!ing_anchor_name("by-name interface to Perl's built-in stat() functions", toc, name,
+                           5));
+    CHECK(!ing_anchor_name("compare memory areas", "", name, sizeof(name)));
 }
 
 TEST_CASE(fts_query_builder) {
