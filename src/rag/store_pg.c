@@ -9,6 +9,7 @@
  *   rag_schema(version, applied_at)     the migrations applied
  *   rag_meta(key, value)                the embedder binding: "embedder", "dim"
  *   rag_documents(id, key, source, title, content_hash, bytes, chunks, metadata, updated_at)
+ *       key: unique, and indexed for prefix matches (text_pattern_ops)
  *   rag_chunks(id, doc_id, position, start, len, text, scale, codes, f32, tsv)
  *       codes: int8 codes (stride bytes), f32: the unit float32 vector, little-endian;
  *       tsv: setweight(title, 'A') || setweight(text, 'D') (punctuation as spaces), GIN-indexed
@@ -49,7 +50,7 @@
 #include "rag/backend.h"
 #include "rag/rag_internal.h"
 
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 #define PG_CHANNEL "inngest_rag"
 #define PG_MSG_CHANNEL "inngest_rag_msg"
 /* pg_advisory_xact_lock keys: (class, object) pairs picked for this store. */
@@ -514,6 +515,9 @@ static const char *const migrations[PG_SCHEMA_VERSION] = {
     /* 2: identifiers split at punctuation in the keyword index (PG_TSV). */
     "UPDATE rag_chunks c SET tsv = " PG_TSV("d.title", "c.text") " FROM rag_documents d"
     " WHERE d.id = c.doc_id;",
+    /* 3: keys found by prefix (anchor text names a page beside the naming one), in any
+     * collation. */
+    "CREATE INDEX rag_documents_key_prefix ON rag_documents(key text_pattern_ops);",
 };
 
 static int migrate(PGconn *c, inngest_error *err) {
@@ -1330,15 +1334,26 @@ static int pg_named_doc(struct ing_rag_backend *bb, const char *prefix, int64_t 
     *title = NULL;
     if (!*prefix)
         return INNGEST_ENOTFOUND;
+    /* A LIKE pattern: the prefix with \, % and _ escaped, then %. */
+    char *pattern = malloc(2 * strlen(prefix) + 2);
+    if (!pattern)
+        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+    char *o = pattern;
+    for (const char *p = prefix; *p; p++) {
+        if (*p == '\\' || *p == '%' || *p == '_')
+            *o++ = '\\';
+        *o++ = *p;
+    }
+    strcpy(o, "%");
     struct params q = {0};
-    p_str(&q, prefix);
+    p_str(&q, pattern);
     PGconn *c;
-    /* starts_with compares bytes, whatever the database's collation. */
     PGresult *r = read_query(b, &c,
                              "SELECT d.id, c.id, d.title FROM rag_documents d JOIN rag_chunks c"
                              " ON c.doc_id = d.id AND c.position = 0"
-                             " WHERE starts_with(d.key, $1) ORDER BY d.key COLLATE \"C\" LIMIT 1",
+                             " WHERE d.key LIKE $1 ORDER BY d.key COLLATE \"C\" LIMIT 1",
                              &q, err, "looking up a named page");
+    free(pattern);
     if (!r)
         return failed_code(err);
     int rc = INNGEST_ENOTFOUND;
