@@ -367,8 +367,9 @@ INNGEST_API int inngest_rag_ingest_path(inngest_rag_store *s, inngest_rag_embedd
                                         const char *path, const inngest_rag_ingest_opts *opts,
                                         inngest_rag_ingest_stats *stats, inngest_error *err);
 
-/* The title a document gets when none is given: its first Markdown heading ("# Title"),
- * else the last path component of `source`. Writes at most size - 1 bytes. Pure. */
+/* The title a document gets when none is given: its first Markdown heading ("# Title":
+ * 1 to 6 '#' and a space, within the first 40 lines), else the last path component of
+ * `source`. Writes at most size - 1 bytes. Pure. */
 INNGEST_API void inngest_rag_derive_title(const char *text, size_t len, const char *source,
                                           char *out, size_t size);
 

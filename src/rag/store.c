@@ -330,15 +330,16 @@ void inngest_rag_derive_title(const char *text, size_t len, const char *source, 
                               size_t size) {
     out[0] = '\0';
     size_t i = 0;
-    /* The first Markdown ATX heading within the first lines. */
+    /* The first Markdown ATX heading within the first lines: 1 to 6 '#' and a space (so
+     * "#include <stdio.h>" or "#!/bin/sh" in a text file is no title). */
     for (int line = 0; i < len && line < 40; line++) {
         size_t e = i;
         while (e < len && text[e] != '\n')
             e++;
-        if (text[i] == '#') {
-            size_t b = i;
-            while (b < e && text[b] == '#')
-                b++;
+        size_t b = i;
+        while (b < e && text[b] == '#')
+            b++;
+        if (b > i && b - i <= 6 && b < e && (text[b] == ' ' || text[b] == '\t')) {
             while (b < e && (text[b] == ' ' || text[b] == '\t'))
                 b++;
             size_t t = e;

@@ -428,6 +428,23 @@ TEST_CASE(anchor_names) {
     CHECK(!ing_anchor_name("compare memory areas", "", name, sizeof(name)));
 }
 
+TEST_CASE(derived_titles) {
+    char t[32];
+    const char *md = "Intro line\n## Retries ##\nbody";
+    inngest_rag_derive_title(md, strlen(md), "docs/retries.md", t, sizeof(t));
+    CHECK_STR(t, "Retries");
+    /* A C include, a shebang or 7 '#' is no heading: the file name is the title. */
+    const char *c = "#include <stdio.h>\n#!/bin/sh\n####### seven\nint x;";
+    inngest_rag_derive_title(c, strlen(c), "/src/util/main.c.txt", t, sizeof(t));
+    CHECK_STR(t, "main.c.txt");
+    inngest_rag_derive_title("#\n# \n", 5, "plain", t, sizeof(t));
+    CHECK_STR(t, "plain");
+    /* Cut to the buffer. */
+    const char *long_title = "# A heading longer than thirty-one bytes in all";
+    inngest_rag_derive_title(long_title, strlen(long_title), "x", t, sizeof(t));
+    CHECK_EQ_INT(strlen(t), 31);
+}
+
 TEST_CASE(fts_query_builder) {
     char *q = ing_fts_query("What does INNGEST_EMISMATCH mean for the X-Inngest-Signature?");
     CHECK_STR(q, "\"inngest emismatch\" OR \"mean\" OR \"x inngest signature\"");
