@@ -976,10 +976,11 @@ static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const 
  * kl and ev) with the score that, boosted as a lead chunk, equals the naming chunk's, or
  * is raised to it when it is there already, and the naming chunk's score becomes 0 (its
  * best line spoke for the page it names; the index keeps the evidence of its other
- * chunks). */
+ * chunks). With a source filter (`docs`, sorted, non-NULL), a page outside it is not
+ * named. */
 static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
-                           struct ing_rag_scored *kl, struct ing_doc_evidence *ev, size_t *nk,
-                           inngest_error *err) {
+                           const int64_t *docs, size_t ndocs, struct ing_rag_scored *kl,
+                           struct ing_doc_evidence *ev, size_t *nk, inngest_error *err) {
     size_t named = *nk < ING_ANCHOR_CHUNKS ? *nk : ING_ANCHOR_CHUNKS;
     int rc = INNGEST_OK;
     for (size_t i = 0; i < named && !rc; i++) {
@@ -1010,7 +1011,8 @@ static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, con
                 rc = r;
             continue;
         }
-        if (doc != kl[i].doc_id) {
+        if (doc != kl[i].doc_id &&
+            (!docs || bsearch(&doc, docs, ndocs, sizeof(*docs), ing_cmp_i64))) {
             double lead_score = kl[i].score * (kl[i].position == 0 ? 1.0 : 1.0 / ING_LEAD_BOOST);
             size_t j = 0;
             while (j < *nk && kl[j].id != lead)
@@ -1244,7 +1246,8 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
         if (!rc && nk)
             rc = doc_evidence(s, r.be, q->text, kl, nk, ev, err);
         if (!rc && nk)
-            rc = anchor_evidence(s, r.be, q->text, kl, ev, &nk, err);
+            rc = anchor_evidence(s, r.be, q->text, filtered ? docs : NULL, ndocs, kl, ev, &nk,
+                                 err);
         reader_put(s, &r);
     }
     if (rc || (filtered && ndocs == 0))

@@ -144,6 +144,21 @@ TEST_CASE(anchor_text_names_a_page) {
         CHECK(top_is(s, e, "introduction to library functions", mode, "ref/intro.3.txt"));
         CHECK(top_is(s, e, "introduction to system calls", mode, "ref/intro.2.txt"));
     }
+    /* A source filter holds: the index names a page outside it, which stays out. */
+    float *v = malloc(1536 * sizeof(float));
+    const char *q = "rotates the frobnicator wheel quickly";
+    CHECK_EQ_INT(inngest_rag_embed(e, &q, 1, v, NULL), 0);
+    const char *only[] = {"ref/toc.txt"};
+    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode += 2) {
+        inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
+                                   .k = 5, .mode = mode, .sources = only, .source_count = 1};
+        inngest_rag_results fr;
+        CHECK_EQ_INT(inngest_rag_store_search(s, &query, &fr, NULL), 0);
+        CHECK_EQ_INT(fr.count, 1);
+        CHECK_STR(fr.hits[0].doc_key, "ref/toc.txt");
+        inngest_rag_results_cleanup(&fr);
+    }
+    free(v);
     /* The named page's hit shows its own text, ranked by the index line's evidence. */
     inngest_rag_results r;
     CHECK_EQ_INT(inngest_rag_search(s, e, "rotates the frobnicator wheel quickly", 5,
