@@ -217,7 +217,9 @@ struct ing_rag_backend_ops {
      * open_reader non-NULL: opens another instance over the same store (SQLite: another
      * connection to the file) that the generic store uses for those reads only, from one
      * thread at a time, alongside the main instance's calls; it is closed with close().
-     * When it fails, searches go through the main instance, serialised.
+     * When it fails with INNGEST_EINVAL (the store can have none), every later search
+     * goes through the main instance, serialised; after any other failure only that
+     * search does, and the next one tries again.
      */
     int concurrent_reads;
     int (*open_reader)(struct ing_rag_backend *b, struct ing_rag_backend **out,

@@ -55,7 +55,7 @@ struct inngest_rag_store {
     pthread_cond_t rd_cv;
     struct ing_rag_backend *idle_readers[READERS_MAX];
     size_t nidle_readers, readers_open;
-    int no_readers; /* opening one failed: searches use the backend under be_mu */
+    int no_readers; /* the store can have none: searches use the backend under be_mu */
     /* inngest_rag_store_subscribe(): held while the subscriber runs, so that changing it
      * waits for a delivery in progress. */
     pthread_mutex_t sub_mu;
@@ -886,7 +886,8 @@ static void reader_get(inngest_rag_store *s, struct reader *r) {
             s->readers_open++;
         pthread_mutex_unlock(&s->rd_mu);
         struct ing_rag_backend *be = NULL;
-        if (use && ops->open_reader(s->be, &be, NULL) == INNGEST_OK) {
+        int orc = use ? ops->open_reader(s->be, &be, NULL) : INNGEST_EINVAL;
+        if (orc == INNGEST_OK) {
             r->be = be;
             r->kind = RD_POOLED;
             return;
@@ -894,7 +895,10 @@ static void reader_get(inngest_rag_store *s, struct reader *r) {
         if (use) {
             pthread_mutex_lock(&s->rd_mu);
             s->readers_open--;
-            s->no_readers = 1; /* a store in memory, say: stop trying */
+            /* A store that can have none (in memory, say): stop trying. Another failure
+             * (no memory, no file descriptor left) costs this search its reader only. */
+            if (orc == INNGEST_EINVAL)
+                s->no_readers = 1;
             pthread_cond_broadcast(&s->rd_cv);
             pthread_mutex_unlock(&s->rd_mu);
         }

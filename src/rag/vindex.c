@@ -244,9 +244,9 @@ int ing_vindex_remove(struct ing_vindex *ix, int64_t id) {
         ix->sums[s] = ix->sums[last];
         ix->ids[s] = ix->ids[last];
         ix->docs[s] = ix->docs[last];
-        size_t p2;
-        hfind(&ix->slots, ix->ids[s], &p2);
-        ix->slots.vals[p2] = (uint32_t)s;
+        size_t moved = 0;
+        if (hfind(&ix->slots, ix->ids[s], &moved) >= 0) /* always: every id has a slot */
+            ix->slots.vals[moved] = (uint32_t)s;
     }
     ix->n--;
     return 0;
