@@ -727,22 +727,33 @@ static size_t model_headers(const inngest_ai_client *c, int streamed, char *auth
     return nh;
 }
 
-/* No answer arrived (refused, reset, DNS, the timeout, or memory ran out on the way):
- * says so in `err`. */
-static void no_answer(int rc, const inngest_error *terr, inngest_error *err,
-                      inngest_ai_call_info *info) {
+/* No answer arrived (refused, reset, DNS, the timeout, or memory ran out on the way), or
+ * one that could not be taken (larger than the transport accepts): says so in `err`.
+ * Returns non-zero when another attempt could fare better (the network's failures, memory). */
+static int no_answer(int rc, const inngest_error *terr, inngest_error *err,
+                     inngest_ai_call_info *info) {
     int timeout = rc == INNGEST_ETIMEOUT;
     info->http_status = 0;
     if (rc == INNGEST_ENOMEM) {
         inngest_error_set(err, INNGEST_ENOMEM, "out of memory calling the model server: %s",
                           terr->message);
-        return;
+        return 1; /* memory may be back by the next attempt */
+    }
+    if (rc != INNGEST_ETIMEOUT && rc != INNGEST_EHTTP) {
+        /* ETOOBIG, EINTERNAL: the same request would meet the same end. */
+        inngest_error_set(err, rc, "model server: %s", terr->message);
+        if (err) {
+            snprintf(err->name, sizeof(err->name), "APIError");
+            err->no_retry = 1;
+        }
+        return 0;
     }
     inngest_error_set(err, timeout ? INNGEST_ETIMEOUT : INNGEST_EHTTP, "model server %s: %s",
                       timeout ? "timed out" : "unreachable", terr->message);
     if (err)
         snprintf(err->name, sizeof(err->name), "%s",
                  timeout ? "APITimeoutError" : "APIConnectionError");
+    return 1;
 }
 
 /* The wait before the next attempt in ms, or -1 to stop: the retry policy (retry.c) over
@@ -801,7 +812,8 @@ static int send_with_retries(inngest_ai_client *c, const char *path, json_t *bod
         const char *should = NULL, *code = NULL;
         int status = 0;
         if (rc != INNGEST_OK) {
-            no_answer(rc, &terr, err, info);
+            if (!no_answer(rc, &terr, err, info))
+                break;
             if (sctx && sctx->acc.deltas > 0)
                 break; /* a half-delivered stream is never replayed */
         } else if (res->status >= 200 && res->status < 300) {

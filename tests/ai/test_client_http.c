@@ -723,6 +723,33 @@ TEST_CASE(malformed_json_not_retried) {
     fx_end(&f);
 }
 
+/* An answer larger than the transport takes (32 MiB): sent until the client hangs up. */
+static void h_huge(void *user, struct fm_conn *c, const struct fm_request *r, size_t i) {
+    (void)user;
+    (void)r;
+    (void)i;
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 40000000\r\n\r\n";
+    static char block[1 << 20];
+    memset(block, ' ', sizeof(block));
+    if (fm_write(c, head, sizeof(head) - 1))
+        return;
+    for (int mib = 0; mib < 40 && !fm_write(c, block, sizeof(block)); mib++)
+        ;
+}
+
+/* Too big is final: the same request would bring the same answer. It is said as such, not
+ * as an unreachable server. */
+TEST_CASE(oversized_answer_not_retried) {
+    struct fx f;
+    fx_start(&f, h_huge, NULL);
+    CHECK_EQ_INT(fx_chat(&f), INNGEST_ETOOBIG);
+    fx_failed(&f, INNGEST_ETOOBIG, 1, 0);
+    CHECK(f.err.no_retry);
+    CHECK_STR(f.err.name, "APIError");
+    CHECK_CONTAINS(f.err.message, "larger than");
+    fx_end(&f);
+}
 
 /* ---- embeddings ------------------------------------------------------------------------- */
 
