@@ -25,6 +25,7 @@
  */
 #include "fmacros.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,9 +195,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "rag_eval: %s\n", err.message);
         return 2;
     }
+    /* Documents are keyed by their path as given: the same folder named another way
+     * ("pages", "./pages/") would be added a second time to a store that is reused. */
+    char corpus_real[PATH_MAX];
+    if (!realpath(corpus, corpus_real)) {
+        perror(corpus);
+        return 2;
+    }
     double t0 = now_ms();
     inngest_rag_ingest_stats st;
-    if (inngest_rag_ingest_path(s, e, corpus, NULL, &st, &err)) {
+    if (inngest_rag_ingest_path(s, e, corpus_real, NULL, &st, &err)) {
         fprintf(stderr, "rag_eval: ingest: %s\n", err.message);
         return 2;
     }
