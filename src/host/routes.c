@@ -220,6 +220,9 @@ static int64_t parse_time_ms(const char *s) {
     return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
+/* The longest part of a failed run's message a poll answer repeats, in bytes. */
+#define HOST_POLL_ERROR_MAX 560
+
 json_t *host_poll_result(json_t *runs_answer, json_t *run) {
     json_t *data = json_object_get(runs_answer, "data");
     json_t *first = json_is_array(data) ? json_array_get(data, 0) : data;
@@ -246,11 +249,14 @@ json_t *host_poll_result(json_t *runs_answer, json_t *run) {
         json_t *msg = json_object_get(output, "message");
         if (!json_is_string(msg))
             msg = json_object_get(json_object_get(output, "error"), "message");
-        char text[600];
-        snprintf(text, sizeof(text), "the run %s%s%s",
+        /* The run's own message, cut on a character boundary: a cut inside one would make
+         * the text invalid UTF-8, which jansson refuses, and the error would read null. */
+        const char *m = json_is_string(msg) ? json_string_value(msg) : "";
+        size_t mlen = inngest_utf8_cut(m, strlen(m), HOST_POLL_ERROR_MAX);
+        char text[HOST_POLL_ERROR_MAX + 32];
+        snprintf(text, sizeof(text), "the run %s%s%.*s",
                  !strcmp(status, "Cancelled") ? "was cancelled" : "failed",
-                 json_is_string(msg) ? ": " : "",
-                 json_is_string(msg) ? json_string_value(msg) : "");
+                 *m ? ": " : "", (int)mlen, m);
         json_object_set_new(out, "error", json_string(text));
     }
     int64_t a = parse_time_ms(json_string_value(json_object_get(first, "run_started_at")));

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The helpers every layer shares, one of each: the query-string and cookie getters, the UTF-8 cut,
- * the environment loader and the host's error-code to HTTP status mapping. */
+ * the environment loader and the host's error-code to HTTP status mapping; and the poll
+ * answer's error text, which leans on the UTF-8 cut. */
 #include "fmacros.h"
+
+#include <string.h>
+
+#include <jansson.h>
 
 #include <inngest/inngest.h>
 
@@ -63,6 +68,29 @@ TEST_CASE(utf8_cut) {
     CHECK_EQ_INT(inngest_utf8_cut(s, 6, 3), 3);
     CHECK_EQ_INT(inngest_utf8_cut(s, 6, 2), 1); /* inside é */
     CHECK_EQ_INT(inngest_utf8_cut(s, 6, 0), 0);
+}
+
+TEST_CASE(poll_error_is_valid_utf8) {
+    /* A failed run whose message is long and made of 2-byte characters: the poll answer's
+     * error is cut on a character boundary, so it stays a string. */
+    char msg[2001];
+    for (int i = 0; i < 1000; i++)
+        memcpy(msg + 2 * i, "\xc3\xa9", 2);
+    msg[2000] = '\0';
+    json_t *runs = json_pack("{s:[{s:s,s:s,s:{s:s}}]}", "data", "status", "Failed", "run_id",
+                             "01RUN", "output", "message", msg);
+    CHECK(runs != NULL);
+    json_t *out = host_poll_result(runs, NULL);
+    CHECK(out != NULL);
+    CHECK(json_is_true(json_object_get(out, "completed")));
+    const char *err = json_string_value(json_object_get(out, "error"));
+    CHECK(err != NULL);
+    if (err) {
+        CHECK(!strncmp(err, "the run failed: \xc3\xa9", 18));
+        CHECK(strlen(err) < 620);
+    }
+    json_decref(out);
+    json_decref(runs);
 }
 
 TEST_CASE(error_status) {
