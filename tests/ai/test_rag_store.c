@@ -113,6 +113,25 @@ TEST_CASE(add_search_modes) {
     inngest_rag_store_destroy(s);
 }
 
+/* In every mode, a search of `q` restricted to sources[0..n) has one hit, from `key`. */
+static void only_hit_is(inngest_rag_store *s, inngest_rag_embedder *e, const char *q,
+                        const char *const *sources, size_t n, const char *key) {
+    float *v = malloc(1536 * sizeof(float));
+    CHECK(v != NULL);
+    CHECK_EQ_INT(inngest_rag_embed(e, &q, 1, v, NULL), 0);
+    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode++) {
+        inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
+                                   .k = 5, .mode = mode, .sources = sources, .source_count = n};
+        inngest_rag_results r;
+        CHECK_EQ_INT(inngest_rag_store_search(s, &query, &r, NULL), 0);
+        CHECK_EQ_INT(r.count, 1);
+        if (r.count)
+            CHECK_STR(r.hits[0].doc_key, key);
+        inngest_rag_results_cleanup(&r);
+    }
+    free(v);
+}
+
 /* An index page quotes a page's description beside its name: the question finds the
  * named page (stored beside the index) before the index; a page that opens with its own
  * name keeps its evidence even when a sibling of that name sorts first. */
@@ -145,20 +164,8 @@ TEST_CASE(anchor_text_names_a_page) {
         CHECK(top_is(s, e, "introduction to system calls", mode, "ref/intro.2.txt"));
     }
     /* A source filter holds: the index names a page outside it, which stays out. */
-    float *v = malloc(1536 * sizeof(float));
-    const char *q = "rotates the frobnicator wheel quickly";
-    CHECK_EQ_INT(inngest_rag_embed(e, &q, 1, v, NULL), 0);
     const char *only[] = {"ref/toc.txt"};
-    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode += 2) {
-        inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
-                                   .k = 5, .mode = mode, .sources = only, .source_count = 1};
-        inngest_rag_results fr;
-        CHECK_EQ_INT(inngest_rag_store_search(s, &query, &fr, NULL), 0);
-        CHECK_EQ_INT(fr.count, 1);
-        CHECK_STR(fr.hits[0].doc_key, "ref/toc.txt");
-        inngest_rag_results_cleanup(&fr);
-    }
-    free(v);
+    only_hit_is(s, e, "rotates the frobnicator wheel quickly", only, 1, "ref/toc.txt");
     /* The named page's hit shows its own text, ranked by the index line's evidence. */
     inngest_rag_results r;
     CHECK_EQ_INT(inngest_rag_search(s, e, "rotates the frobnicator wheel quickly", 5,
@@ -225,15 +232,7 @@ TEST_CASE(source_filter) {
     const char *q = "retries and sleep";
     CHECK_EQ_INT(inngest_rag_embed(e, &q, 1, v, NULL), 0);
     const char *only[] = {"sleep.md", "unknown.md"};
-    for (int mode = INNGEST_RAG_HYBRID; mode <= INNGEST_RAG_KEYWORD; mode++) {
-        inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
-                                   .k = 5, .mode = mode, .sources = only, .source_count = 2};
-        inngest_rag_results r;
-        CHECK_EQ_INT(inngest_rag_store_search(s, &query, &r, NULL), 0);
-        CHECK_EQ_INT(r.count, 1);
-        CHECK_STR(r.hits[0].doc_key, "sleep.md");
-        inngest_rag_results_cleanup(&r);
-    }
+    only_hit_is(s, e, q, only, 2, "sleep.md");
     const char *none[] = {"nothing.md"};
     inngest_rag_query query = {.text = q, .vector = v, .embedder_id = e->id, .dim = e->dim,
                                .sources = none, .source_count = 1};
