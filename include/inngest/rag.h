@@ -295,7 +295,8 @@ typedef struct inngest_rag_hit {
     double score;        /* hybrid and keyword: the fused score of the hit's document
                             (keyword evidence over the query's best, plus the weighted
                             vector evidence; see docs/rag.md); vector: cosine */
-    double vector_score; /* float32 cosine (vector and hybrid modes), else 0 */
+    double vector_score; /* cosine (vector and hybrid modes), else 0: float32, or the int8
+                            estimate in hybrid with the hashing embedder */
     double keyword_score;/* the backend's keyword score, higher is better (SQLite: -BM25);
                             0 when not matched */
     int vector_rank, keyword_rank; /* 1-based ranks in each list; 0 = absent */

@@ -739,8 +739,8 @@ static int no_answer(int rc, const inngest_error *terr, inngest_error *err,
                           terr->message);
         return 1; /* memory may be back by the next attempt */
     }
-    if (rc != INNGEST_ETIMEOUT && rc != INNGEST_EHTTP) {
-        /* ETOOBIG, EINTERNAL: the same request would meet the same end. */
+    if (rc == INNGEST_ETOOBIG || rc == INNGEST_EINTERNAL) {
+        /* The same request would meet the same end. */
         inngest_error_set(err, rc, "model server: %s", terr->message);
         if (err) {
             snprintf(err->name, sizeof(err->name), "APIError");

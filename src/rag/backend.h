@@ -197,8 +197,9 @@ struct ing_rag_backend_ops {
                       inngest_error *err);
 
     /* The first document (in key order) whose key starts with `prefix` (a folder and a
-     * name: ".../perl/File::stat."), with its lead chunk (position 0) and its title
-     * (malloc'd, freed by the caller). INNGEST_ENOTFOUND when none has a lead chunk. */
+     * name: ".../perl/File::stat.") and has no '/' after it (a page in that folder, not in
+     * a folder below it), with its lead chunk (position 0) and its title (malloc'd, freed
+     * by the caller). INNGEST_ENOTFOUND when there is none. */
     int (*named_doc)(struct ing_rag_backend *b, const char *prefix, int64_t *doc,
                      int64_t *lead_chunk, char **title, inngest_error *err);
 
@@ -218,8 +219,8 @@ struct ing_rag_backend_ops {
      * connection to the file) that the generic store uses for those reads only, from one
      * thread at a time, alongside the main instance's calls; it is closed with close().
      * When it fails with INNGEST_EINVAL (the store can have none), every later search
-     * goes through the main instance, serialised; after any other failure only that
-     * search does, and the next one tries again.
+     * goes through the main instance, serialised; after any other failure the searches
+     * of the next second do, then opening one is tried again.
      */
     int concurrent_reads;
     int (*open_reader)(struct ing_rag_backend *b, struct ing_rag_backend **out,

@@ -146,10 +146,21 @@ double ing_title_affinity(const char *query, const char *title) {
     size_t tl = 0;
     for (const char *p = title; *p && tl < sizeof(t); p++)
         t[tl++] = tok_char((unsigned char)*p) ? (char)tolower((unsigned char)*p) : ' ';
-    /* A file name's extensions ("difftime.3.txt") name no subject: the title's own
-     * coverage counts the part before the first dot. */
-    const char *dot = strchr(title, ' ') ? NULL : strchr(title, '.');
-    size_t named = dot && (size_t)(dot - title) < tl ? (size_t)(dot - title) : tl;
+    /* A file name's extensions ("difftime.3.txt", "File::Temp.3perl.txt") name no
+     * subject: the title's own coverage leaves out up to ING_TITLE_EXTENSIONS trailing
+     * segments of at most 5 characters after a dot. A dotted name ("xml.etree.ElementTree")
+     * or a title with spaces keeps them. */
+    size_t named = tl;
+    if (!strchr(title, ' '))
+        for (int cut = 0; cut < ING_TITLE_EXTENSIONS; cut++) {
+            const char *dot = NULL;
+            for (size_t i = 0; i < named; i++)
+                if (title[i] == '.')
+                    dot = title + i;
+            if (!dot || dot == title || named - (size_t)(dot - title) - 1 > 5)
+                break;
+            named = (size_t)(dot - title);
+        }
     unsigned char covered[sizeof(t)] = {0};
     char w[ING_QUERY_WORDS][64];
     size_t wl[ING_QUERY_WORDS];
@@ -184,6 +195,12 @@ static int same_word(const char *t, size_t tl, const char *w, size_t wl) {
 /* A name opens a line: letters, digits and the punctuation of module and file names. */
 static int name_char(unsigned char c) {
     return isalnum(c) || c == '_' || c == ':' || c == '.' || c == '-' || c == '+';
+}
+
+int ing_anchor_possible(const char *query) {
+    char w[ING_QUERY_WORDS][64];
+    size_t wl[ING_QUERY_WORDS];
+    return query_words(query, w, wl) >= 2;
 }
 
 int ing_anchor_name(const char *query, const char *text, char *name, size_t size) {

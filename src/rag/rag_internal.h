@@ -140,6 +140,8 @@ struct ing_rag_scored {
  * dev splits of docs/rag.md's sets. */
 #define ING_TITLE_WEIGHT 0.5
 #define ING_TITLE_COVER 0.3
+/* At most this many file name extensions are left out of a title's own letters. */
+#define ING_TITLE_EXTENSIONS 2
 /* Chunks of one document given before the next document's: 1, so k hits show k pages;
  * a second pass fills up to k with the other chunks, in document order. */
 #define ING_PER_DOC 1
@@ -159,7 +161,8 @@ struct ing_doc_evidence {
  * word) occur inside the title, 1/2 when only its first 3 do. The affinity is
  *     (1 - ING_TITLE_COVER) * (credit / words) + ING_TITLE_COVER * (covered / letters)
  * where covered/letters is the share of the title's letters those matches spell (of a
- * file name, "difftime.3.txt", the part before its first dot). Case-insensitive, ASCII.
+ * file name, "difftime.3.txt", without its extensions: up to ING_TITLE_EXTENSIONS last
+ * segments of 5 characters or fewer after a dot). Case-insensitive, ASCII.
  * Pure.
  */
 double ing_title_affinity(const char *query, const char *title);
@@ -185,6 +188,10 @@ double ing_title_affinity(const char *query, const char *title);
  * size), else 0. Pure. */
 int ing_anchor_name(const char *query, const char *text, char *name, size_t size);
 
+/* Whether `query` has the 2 or more words an anchor line needs: without them the store
+ * reads no chunk for anchors. Pure. */
+int ing_anchor_possible(const char *query);
+
 /*
  * Document-level fusion of a keyword ranking `kl` and a vector ranking `vl` (either may be
  * empty). Each document scores
@@ -194,13 +201,13 @@ int ing_anchor_name(const char *query, const char *text, char *name, size_t size
  * ING_LEAD_BOOST), divided by 1 + ING_DOC_PRIOR * ln(n) when its document has n > 1
  * chunks, T(d) its title affinity (ev[i].chunks and ev[i].title for kl[i]; ev NULL: no
  * prior and no title evidence), and V(d) the best cosine of its chunks, min and max over
- * the documents of each list (a document absent from a list gets 0 for it). Documents
- * are ordered by that score (ties: the better single rank, then the lower id); the output lists their
- * chunks that appear in either ranking, best chunk first, at most ING_PER_DOC per
- * document before the next one, then the remaining chunks in document order, up to `max`.
- * out[i].score is the document's fused score, rank_a the chunk's 1-based rank in `vl` and
- * rank_b in `kl` (0 = absent). `out` needs room for nk + nv entries. Returns the count,
- * or (size_t)-1 when memory runs out. Pure.
+ * the documents of each list (a document absent from a list gets 0 for it). Documents are
+ * ordered by that score (ties: the better single rank, then the lower id); the output
+ * lists their chunks that appear in either ranking, best chunk first, at most ING_PER_DOC
+ * per document before the next one, then the remaining chunks in document order, up to
+ * `max`. out[i].score is the document's fused score, rank_a the chunk's 1-based rank in
+ * `vl` and rank_b in `kl` (0 = absent). `out` needs room for `max` entries. Returns the
+ * count, or (size_t)-1 when memory runs out. Pure.
  */
 size_t ing_doc_fuse(const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev, size_t nk,
                     const struct ing_rag_scored *vl, size_t nv, double vector_weight, size_t max,

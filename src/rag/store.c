@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -56,6 +57,7 @@ struct inngest_rag_store {
     struct ing_rag_backend *idle_readers[READERS_MAX];
     size_t nidle_readers, readers_open;
     int no_readers; /* the store can have none: searches use the backend under be_mu */
+    int64_t readers_retry_ms; /* after another failure to open one: no try before this */
     /* inngest_rag_store_subscribe(): held while the subscriber runs, so that changing it
      * waits for a delivery in progress. */
     pthread_mutex_t sub_mu;
@@ -856,6 +858,15 @@ int ing_rag_store_reload(inngest_rag_store *s, inngest_error *err) {
 
 /* ---- search ----------------------------------------------------------------------------- */
 
+/* How long searches go without readers after one failed to open for a passing reason. */
+#define READER_RETRY_MS 1000
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* What a search reads through, from reader_get(). */
 struct reader {
     struct ing_rag_backend *be;
@@ -875,7 +886,7 @@ static void reader_get(inngest_rag_store *s, struct reader *r) {
         pthread_mutex_lock(&s->rd_mu);
         while (!s->no_readers && !s->nidle_readers && s->readers_open >= READERS_MAX)
             pthread_cond_wait(&s->rd_cv, &s->rd_mu);
-        int use = !s->no_readers;
+        int use = !s->no_readers && now_ms() >= s->readers_retry_ms;
         if (use && s->nidle_readers) {
             r->be = s->idle_readers[--s->nidle_readers];
             r->kind = RD_POOLED;
@@ -896,9 +907,12 @@ static void reader_get(inngest_rag_store *s, struct reader *r) {
             pthread_mutex_lock(&s->rd_mu);
             s->readers_open--;
             /* A store that can have none (in memory, say): stop trying. Another failure
-             * (no memory, no file descriptor left) costs this search its reader only. */
+             * (no memory, no file descriptor left, the file gone) serialises the searches
+             * of the next READER_RETRY_MS, then opening one is tried again. */
             if (orc == INNGEST_EINVAL)
                 s->no_readers = 1;
+            else
+                s->readers_retry_ms = now_ms() + READER_RETRY_MS;
             pthread_cond_broadcast(&s->rd_cv);
             pthread_mutex_unlock(&s->rd_mu);
         }
@@ -985,7 +999,9 @@ static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const 
 static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
                            const int64_t *docs, size_t ndocs, struct ing_rag_scored *kl,
                            struct ing_doc_evidence *ev, size_t *nk, inngest_error *err) {
-    size_t named = *nk < ING_ANCHOR_CHUNKS ? *nk : ING_ANCHOR_CHUNKS;
+    size_t named = !ing_anchor_possible(text)        ? 0
+                   : *nk < ING_ANCHOR_CHUNKS ? *nk
+                                             : ING_ANCHOR_CHUNKS;
     int rc = INNGEST_OK;
     for (size_t i = 0; i < named && !rc; i++) {
         inngest_rag_hit h = {0};

@@ -1347,11 +1347,14 @@ static int pg_named_doc(struct ing_rag_backend *bb, const char *prefix, int64_t 
     strcpy(o, "%");
     struct params q = {0};
     p_str(&q, pattern);
+    p_str(&q, prefix);
     PGconn *c;
     PGresult *r = read_query(b, &c,
                              "SELECT d.id, c.id, d.title FROM rag_documents d JOIN rag_chunks c"
                              " ON c.doc_id = d.id AND c.position = 0"
-                             " WHERE d.key LIKE $1 ORDER BY d.key COLLATE \"C\" LIMIT 1",
+                             " WHERE d.key LIKE $1"
+                             " AND position('/' in substr(d.key, length($2) + 1)) = 0"
+                             " ORDER BY d.key COLLATE \"C\" LIMIT 1",
                              &q, err, "looking up a named page");
     free(pattern);
     if (!r)

@@ -60,10 +60,12 @@ static const char *const cached_sql[ST_COUNT] = {
                        " WHERE chunks_fts MATCH ?1 ORDER BY score, f.rowid",
     [ST_TITLE] = "SELECT title FROM documents WHERE id = ?",
     /* A key range ("prefix" to "prefix" with its last byte raised), so the key's index
-     * finds it; BINARY collation compares bytes. */
+     * finds it (BINARY collation compares bytes), without a folder after the prefix. */
     [ST_NAMED] = ("SELECT d.id, c.id, d.title FROM documents d JOIN chunks c"
                   " ON c.doc_id = d.id AND c.position = 0"
-                  " WHERE d.key >= ?1 AND d.key < ?2 ORDER BY d.key LIMIT 1"),
+                  " WHERE d.key >= ?1 AND d.key < ?2"
+                  " AND instr(substr(d.key, length(?1) + 1), '/') = 0"
+                  " ORDER BY d.key LIMIT 1"),
     [ST_VECTOR] = "SELECT f32 FROM vectors WHERE chunk_id = ?",
     /* In parentheses: clang's -Wstring-concatenation asks for them in an array of strings. */
     [ST_CHUNK] = ("SELECT c.position, c.text, d.key, d.source, d.title"
@@ -894,8 +896,9 @@ static int sq_doc_titles(struct ing_rag_backend *b, const int64_t *docs, size_t 
     for (size_t i = 0; i < n && !rc; i++) {
         sqlite3_bind_int64(st, 1, docs[i]);
         int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
-            fn(user, i, (const char *)sqlite3_column_text(st, 0));
+        const char *title = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        if (title) /* NULL: out of memory; the title then counts for nothing */
+            fn(user, i, title);
         else if (step != SQLITE_DONE)
             rc = db_error(db, err, "reading titles");
         sqlite3_reset(st);

@@ -138,13 +138,16 @@ static void only_hit_is(inngest_rag_store *s, inngest_rag_embedder *e, const cha
 TEST_CASE(anchor_text_names_a_page) {
     static const char *pages[][2] = {
         {"ref/toc.txt", "Contents\n\nWidget::Spin - rotates the frobnicator wheel quickly\n"
-                        "Widget::Halt - halts every gadget at once\n"},
+                        "Widget::Halt - halts every gadget at once\n"
+                        "Gizmo - spins the quux rotor sideways\n"},
         {"ref/Widget::Spin.3.txt", "Widget::Spin\n\nThe module turns wheels. Call spin()."},
         {"ref/Widget::Halt.3.txt", "Widget::Halt\n\nStops things. Call halt()."},
         {"ref/intro.2.txt", "intro - introduction to system calls\n\nSystem calls enter "
                             "the kernel."},
         {"ref/intro.3.txt", "intro - introduction to library functions\n\nThe C library "
                             "wraps them."},
+        /* In a folder below: not the page "Gizmo" names beside the index. */
+        {"ref/Gizmo.d/notes.txt", "Gizmo notes\n\nNothing about rotors here."},
     };
     inngest_rag_store *s = open_store("anchors.db");
     inngest_rag_embedder *e = inngest_rag_hash_embedder_create(0, NULL);
@@ -162,6 +165,7 @@ TEST_CASE(anchor_text_names_a_page) {
         CHECK(top_is(s, e, "halts every gadget at once", mode, "ref/Widget::Halt.3.txt"));
         CHECK(top_is(s, e, "introduction to library functions", mode, "ref/intro.3.txt"));
         CHECK(top_is(s, e, "introduction to system calls", mode, "ref/intro.2.txt"));
+        CHECK(top_is(s, e, "spins the quux rotor sideways", mode, "ref/toc.txt"));
     }
     /* A source filter holds: the index names a page outside it, which stays out. */
     const char *only[] = {"ref/toc.txt"};

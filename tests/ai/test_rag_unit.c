@@ -388,6 +388,11 @@ TEST_CASE(title_affinity) {
     /* Matches stay inside one title token: "filet" is not "file" + "t..." across "::". */
     CHECK(fabs(ing_title_affinity("filet", "File::Temp") - (1 - c) * 1.0 - c * 4.0 / 8) <
           1e-12);
+    /* A dotted name keeps its segments; at most two short extensions are left out. */
+    CHECK(fabs(ing_title_affinity("xml", "xml.etree.ElementTree") - ((1 - c) + c * 3.0 / 19)) <
+          1e-12);
+    CHECK(fabs(ing_title_affinity("path", "os.path.rst.txt") - ((1 - c) + c * 4.0 / 6)) <
+          1e-12);
     /* Nothing to go on. */
     CHECK(ing_title_affinity("", "difftime") == 0);
     CHECK(ing_title_affinity("the of", "difftime") == 0);
