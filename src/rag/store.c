@@ -12,7 +12,9 @@
  * writers wait, and guards the binding (embedder_id, dim: changed under both). Order:
  * be_mu before ix_mu. A search's reads go through a reader (reader_get()): the backend
  * itself when it takes concurrent reads, one of its readers when it opens them, and only
- * otherwise the backend under be_mu; `rd_mu` guards the idle readers.
+ * otherwise the backend under be_mu; `rd_mu` guards the idle readers. A hybrid search hands
+ * its vector ranking to the store's scan worker (`scan_mu`), which takes the locks a search
+ * takes, in the same order, while the caller ranks by keywords.
  */
 #include "fmacros.h"
 
@@ -63,7 +65,17 @@ struct inngest_rag_store {
     pthread_mutex_t sub_mu;
     inngest_rag_message_fn sub_fn;
     void *sub_user;
+    /* The scan worker (more than one core): one thread that runs a hybrid search's vector
+     * ranking while the search's own thread runs the keyword query. `scan_job` is the work
+     * handed over (NULL: idle), guarded by `scan_mu`; `scan_cv` announces work and its end. */
+    pthread_mutex_t scan_mu;
+    pthread_cond_t scan_cv;
+    pthread_t scan_tid;
+    int scan_started, scan_stop;
+    struct scan_job *scan_job;
 };
+
+static void *scan_worker(void *arg);
 
 void inngest_rag_content_hash(const char *text, size_t len, char out[17]) {
     uint64_t h = ing_fnv1a64(text, len, ING_FNV_OFFSET);
@@ -98,6 +110,15 @@ static int load_index(inngest_rag_store *s, inngest_error *err) {
 void inngest_rag_store_destroy(inngest_rag_store *s) {
     if (!s)
         return;
+    if (s->scan_started) {
+        pthread_mutex_lock(&s->scan_mu);
+        s->scan_stop = 1;
+        pthread_cond_broadcast(&s->scan_cv);
+        pthread_mutex_unlock(&s->scan_mu);
+        pthread_join(s->scan_tid, NULL);
+    }
+    pthread_mutex_destroy(&s->scan_mu);
+    pthread_cond_destroy(&s->scan_cv);
     for (size_t i = 0; i < s->nidle_readers; i++)
         s->idle_readers[i]->ops->close(s->idle_readers[i]);
     if (s->be)
@@ -194,6 +215,8 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
     pthread_rwlock_init(&s->ix_mu, NULL);
     pthread_mutex_init(&s->rd_mu, NULL);
     pthread_cond_init(&s->rd_cv, NULL);
+    pthread_mutex_init(&s->scan_mu, NULL);
+    pthread_cond_init(&s->scan_cv, NULL);
     s->threads = opts && opts->threads > 0 ? opts->threads : 0;
     if (!s->threads) {
         long t = 0;
@@ -230,6 +253,9 @@ inngest_rag_store *inngest_rag_store_create(const char *uri, const inngest_rag_s
         return NULL;
     }
     s->be->store = s;
+    /* Without a thread to spare the search's own thread scans (a failed start too). */
+    if (s->threads > 1)
+        s->scan_started = pthread_create(&s->scan_tid, NULL, scan_worker, s) == 0;
     /* A backend with threads of its own (a change listener) starts them now. */
     if (s->be->ops->attach && s->be->ops->attach(s->be, err) != INNGEST_OK) {
         inngest_rag_store_destroy(s);
@@ -1144,6 +1170,69 @@ static int vector_rank(inngest_rag_store *s, const float *qv, int dim, size_t wa
     return rc;
 }
 
+/* A vector ranking handed to the scan worker: vector_rank()'s arguments, its result, and
+ * `done`, set under scan_mu when it is there. */
+struct scan_job {
+    const float *qv;
+    int dim, hybrid, int8_only;
+    size_t want, ndocs, nout;
+    const int64_t *docs;
+    struct ing_rag_scored *out;
+    int rc, done;
+    inngest_error err;
+};
+
+static void *scan_worker(void *arg) {
+    inngest_rag_store *s = arg;
+    pthread_mutex_lock(&s->scan_mu);
+    for (;;) {
+        while (!s->scan_stop && (!s->scan_job || s->scan_job->done))
+            pthread_cond_wait(&s->scan_cv, &s->scan_mu);
+        if (s->scan_stop)
+            break;
+        struct scan_job *j = s->scan_job;
+        pthread_mutex_unlock(&s->scan_mu);
+        inngest_error_clear(&j->err);
+        int rc = vector_rank(s, j->qv, j->dim, j->want, j->hybrid, j->int8_only, j->docs,
+                             j->ndocs, j->out, &j->nout, &j->err);
+        pthread_mutex_lock(&s->scan_mu);
+        j->rc = rc;
+        j->done = 1;
+        pthread_cond_broadcast(&s->scan_cv);
+    }
+    pthread_mutex_unlock(&s->scan_mu);
+    return NULL;
+}
+
+/* Hands `j` to the scan worker. Returns 0 when there is none or it is busy with another
+ * search's (the caller then ranks itself). */
+static int scan_submit(inngest_rag_store *s, struct scan_job *j) {
+    if (!s->scan_started)
+        return 0;
+    pthread_mutex_lock(&s->scan_mu);
+    int free_now = !s->scan_job;
+    if (free_now) {
+        j->done = 0;
+        s->scan_job = j;
+        pthread_cond_broadcast(&s->scan_cv);
+    }
+    pthread_mutex_unlock(&s->scan_mu);
+    return free_now;
+}
+
+/* Waits for the worker to finish `j` (handed over by scan_submit()) and frees it for the
+ * next search; returns vector_rank()'s code, with its error copied to `err`. */
+static int scan_wait(inngest_rag_store *s, struct scan_job *j, inngest_error *err) {
+    pthread_mutex_lock(&s->scan_mu);
+    while (!j->done)
+        pthread_cond_wait(&s->scan_cv, &s->scan_mu);
+    s->scan_job = NULL;
+    pthread_mutex_unlock(&s->scan_mu);
+    if (j->rc && err)
+        *err = j->err;
+    return j->rc;
+}
+
 void inngest_rag_results_cleanup(inngest_rag_results *r) {
     if (!r)
         return;
@@ -1255,11 +1344,33 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
         rc = check_locked(s, q->embedder_id, q->dim, err);
     int empty = s->dim == 0;
     pthread_rwlock_unlock(&s->ix_mu);
+    /* A hybrid search that gives vectors a small weight (the hashing embedder's) takes the
+     * int8 cosines as they are: within about 1 % of the float32 ones, they barely move a
+     * ranking that counts them at a fifth (train and dev of docs/rag.md's sets, 3,102
+     * questions: two lost rank 1, none rank 5), and reading the float32 vectors was a
+     * seventh of such a search. */
+    int int8_only = q->mode == INNGEST_RAG_HYBRID && s->rescore == 0 &&
+                    ing_vector_weight(q->embedder_id) < 1.0;
+    /* A hybrid search's vector ranking goes to the scan worker, when it is free, and runs
+     * alongside the keyword query. */
+    struct scan_job job;
+    int handed = 0;
     if (!rc && (filtered || use_kw)) {
         struct reader r;
         reader_get(s, &r);
         if (filtered)
             rc = filter_docs(r.be, q, &docs, &ndocs, err);
+        if (!rc && use_vec && use_kw && !empty && !(filtered && ndocs == 0)) {
+            job = (struct scan_job){.qv = q->vector,
+                                    .dim = q->dim,
+                                    .hybrid = 1,
+                                    .int8_only = int8_only,
+                                    .want = depth,
+                                    .docs = filtered ? docs : NULL,
+                                    .ndocs = ndocs,
+                                    .out = vl};
+            handed = scan_submit(s, &job);
+        }
         if (!rc && use_kw && !(filtered && ndocs == 0))
             rc = r.be->ops->keyword(r.be, q->text, depth, filtered ? docs : NULL, ndocs, kl, &nk,
                                     err);
@@ -1272,16 +1383,14 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
                                  err);
         reader_put(s, &r);
     }
+    if (handed) { /* waited for even after an error: the worker writes into vl */
+        int vrc = scan_wait(s, &job, rc ? NULL : err);
+        rc = rc ? rc : vrc;
+        nv = job.nout;
+    }
     if (rc || (filtered && ndocs == 0))
         goto done; /* an error, or the filter matches nothing */
-    /* A hybrid search that gives vectors a small weight (the hashing embedder's) takes the
-     * int8 cosines as they are: within about 1 % of the float32 ones, they barely move a
-     * ranking that counts them at a fifth (train and dev of docs/rag.md's sets, 3,102
-     * questions: two lost rank 1, none rank 5), and reading the float32 vectors was a
-     * seventh of such a search. */
-    int int8_only = q->mode == INNGEST_RAG_HYBRID && s->rescore == 0 &&
-                    ing_vector_weight(q->embedder_id) < 1.0;
-    if (use_vec && !empty)
+    if (use_vec && !empty && !handed)
         rc = vector_rank(s, q->vector, q->dim, depth, q->mode == INNGEST_RAG_HYBRID, int8_only,
                          filtered ? docs : NULL, ndocs, vl, &nv, err);
     if (!rc)
