@@ -1267,22 +1267,38 @@ static int pg_load_codes(struct ing_rag_backend *bb, int64_t doc_id, size_t stri
     return failed_code(err);
 }
 
+/* read_query() with one parameter: `ids` as a bigint[] ($1). NULL when it fails, with the
+ * code in *rc (INNGEST_ENOMEM for the array, else read_query()'s). */
+static PGresult *read_ids_query(struct pg_backend *b, PGconn **conn, const char *sql,
+                                const int64_t *ids, size_t n, inngest_error *err,
+                                const char *what, int *rc) {
+    char *arr = id_array(ids, n);
+    if (!arr) {
+        *conn = NULL;
+        *rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        return NULL;
+    }
+    struct params q = {0};
+    p_str(&q, arr);
+    PGresult *r = read_query(b, conn, sql, &q, err, what);
+    free(arr);
+    if (!r)
+        *rc = failed_code(err);
+    return r;
+}
+
 static int pg_load_vectors(struct ing_rag_backend *bb, const int64_t *ids, size_t n, int dim,
                            float *out, unsigned char *have, inngest_error *err) {
     struct pg_backend *b = (struct pg_backend *)bb;
     if (!n)
         return INNGEST_OK;
-    char *arr = id_array(ids, n);
-    if (!arr)
-        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-    struct params q = {0};
-    p_str(&q, arr);
     PGconn *c;
-    PGresult *r = read_query(b, &c, "SELECT id, f32 FROM rag_chunks WHERE id = ANY($1::bigint[])",
-                             &q, err, "reading vectors to rescore");
-    free(arr);
+    int rc;
+    PGresult *r = read_ids_query(b, &c,
+                                 "SELECT id, f32 FROM rag_chunks WHERE id = ANY($1::bigint[])",
+                                 ids, n, err, "reading vectors to rescore", &rc);
     if (!r)
-        return failed_code(err);
+        return rc;
     for (int i = 0; i < PQntuples(r); i++) {
         int64_t id = col_i64(r, i, 0);
         if (PQgetlength(r, i, 1) != (int)((size_t)dim * sizeof(float)))
@@ -1305,18 +1321,13 @@ static int pg_doc_titles(struct ing_rag_backend *bb, const int64_t *docs, size_t
     struct pg_backend *b = (struct pg_backend *)bb;
     if (!n)
         return INNGEST_OK;
-    char *arr = id_array(docs, n);
-    if (!arr)
-        return inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-    struct params q = {0};
-    p_str(&q, arr);
     PGconn *c;
-    PGresult *r = read_query(b, &c,
-                             "SELECT id, title FROM rag_documents WHERE id = ANY($1::bigint[])",
-                             &q, err, "reading titles");
-    free(arr);
+    int rc;
+    PGresult *r = read_ids_query(b, &c,
+                                 "SELECT id, title FROM rag_documents WHERE id = ANY($1::bigint[])",
+                                 docs, n, err, "reading titles", &rc);
     if (!r)
-        return failed_code(err);
+        return rc;
     for (int i = 0; i < PQntuples(r); i++) {
         int64_t id = col_i64(r, i, 0);
         const int64_t *at = bsearch(&id, docs, n, sizeof(*docs), ing_cmp_i64);
