@@ -213,8 +213,8 @@ struct ing_rag_backend_ops {
     /*
      * Parallel searches, optional (neither: every search call is serialised with the rest).
      * concurrent_reads non-zero: filter, keyword, doc_titles, named_doc, load_vectors,
-     * read_chunk, read_begin and read_end may be called from several threads at once, and while any other function
-     * runs (a backend with a pool of connections).
+     * read_chunk, read_begin and read_end may be called from several threads at once, and
+     * while any other function runs (a backend with a pool of connections).
      * open_reader non-NULL: opens another instance over the same store (SQLite: another
      * connection to the file) that the generic store uses for those reads only, from one
      * thread at a time, alongside the main instance's calls; it is closed with close().

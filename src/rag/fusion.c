@@ -100,29 +100,24 @@ double ing_vector_weight(const char *embedder_id) {
     return embedder_id && !strncmp(embedder_id, "hash-", 5) ? 0.2 : 1.0;
 }
 
-/* At most this many words of a question count for titles and anchors. */
-#define ING_QUERY_WORDS 16
-
-/* The words of a question that titles and anchors count: 3 or more characters, not
- * stopwords, each once, lowercased into w[i] (at most ING_QUERY_WORDS, 63 bytes each). */
-static int query_words(const char *query, char w[][64], size_t *wl) {
+void ing_query_words(const char *query, struct ing_query_words *out) {
     int n = 0;
     for (const char *p = query; *p && n < ING_QUERY_WORDS;) {
         while (*p && !tok_char((unsigned char)*p))
             p++;
         size_t l = 0;
         for (; *p && tok_char((unsigned char)*p); p++)
-            if (l < 63)
-                w[n][l++] = (char)tolower((unsigned char)*p);
-        if (l < 3 || ing_is_stopword(w[n], l))
+            if (l < sizeof(out->w[n]) - 1)
+                out->w[n][l++] = (char)tolower((unsigned char)*p);
+        if (l < 3 || ing_is_stopword(out->w[n], l))
             continue;
         int seen = 0;
         for (int i = 0; i < n && !seen; i++)
-            seen = wl[i] == l && !memcmp(w[i], w[n], l);
+            seen = out->len[i] == l && !memcmp(out->w[i], out->w[n], l);
         if (!seen)
-            wl[n++] = l;
+            out->len[n++] = l;
     }
-    return n;
+    out->n = n;
 }
 
 /* Longest prefix of w[0..wl) that occurs in t[0..tl) (lowercase, separators are spaces,
@@ -141,7 +136,7 @@ static size_t prefix_in(const char *w, size_t wl, const char *t, size_t tl, size
     return best;
 }
 
-double ing_title_affinity(const char *query, const char *title) {
+double ing_title_affinity(const struct ing_query_words *qw, const char *title) {
     char t[256];
     size_t tl = 0;
     for (const char *p = title; *p && tl < sizeof(t); p++)
@@ -162,15 +157,12 @@ double ing_title_affinity(const char *query, const char *title) {
             named = (size_t)(dot - title);
         }
     unsigned char covered[sizeof(t)] = {0};
-    char w[ING_QUERY_WORDS][64];
-    size_t wl[ING_QUERY_WORDS];
-    int words = query_words(query, w, wl);
     double credit = 0;
-    for (int i = 0; i < words; i++) {
-        size_t at = 0, l = prefix_in(w[i], wl[i], t, tl, &at);
+    for (int i = 0; i < qw->n; i++) {
+        size_t at = 0, l = prefix_in(qw->w[i], qw->len[i], t, tl, &at);
         if (l < 3)
             continue;
-        credit += l >= 4 || l == wl[i] ? 1.0 : 0.5;
+        credit += l >= 4 || l == qw->len[i] ? 1.0 : 0.5;
         memset(covered + at, 1, l);
     }
     size_t letters = 0, spelled = 0;
@@ -179,7 +171,7 @@ double ing_title_affinity(const char *query, const char *title) {
             letters++;
             spelled += covered[i];
         }
-    double q = words ? credit / words : 0, c = letters ? (double)spelled / (double)letters : 0;
+    double q = qw->n ? credit / qw->n : 0, c = letters ? (double)spelled / (double)letters : 0;
     return (1 - ING_TITLE_COVER) * q + ING_TITLE_COVER * c;
 }
 
@@ -197,16 +189,9 @@ static int name_char(unsigned char c) {
     return isalnum(c) || c == '_' || c == ':' || c == '.' || c == '-' || c == '+';
 }
 
-int ing_anchor_possible(const char *query) {
-    char w[ING_QUERY_WORDS][64];
-    size_t wl[ING_QUERY_WORDS];
-    return query_words(query, w, wl) >= 2;
-}
-
-int ing_anchor_name(const char *query, const char *text, char *name, size_t size) {
-    char w[ING_QUERY_WORDS][64];
-    size_t wl[ING_QUERY_WORDS];
-    int words = query_words(query, w, wl);
+int ing_anchor_name(const struct ing_query_words *qw, const char *text, char *name,
+                    size_t size) {
+    int words = qw->n;
     if (words < 2 || size < 2)
         return 0;
     int best = 0;
@@ -223,7 +208,7 @@ int ing_anchor_name(const char *query, const char *text, char *name, size_t size
             while (p < end && tok_char((unsigned char)*p))
                 p++;
             for (int i = 0; i < words && p > t; i++)
-                if (same_word(t, (size_t)(p - t), w[i], wl[i]))
+                if (same_word(t, (size_t)(p - t), qw->w[i], qw->len[i]))
                     matched |= 1u << i;
         }
         int m = __builtin_popcount(matched);

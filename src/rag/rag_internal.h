@@ -152,6 +152,20 @@ struct ing_doc_evidence {
     double title; /* ing_title_affinity() of its title and the query */
 };
 
+/* At most this many words of a question count for titles and anchors. */
+#define ING_QUERY_WORDS 16
+
+/* The words of a question that titles and anchors count: 3 or more characters, not
+ * stopwords, each once, lowercased (63 bytes at most each). */
+struct ing_query_words {
+    int n;
+    size_t len[ING_QUERY_WORDS];
+    char w[ING_QUERY_WORDS][64];
+};
+
+/* Fills `out` with the words of `query`. Pure. */
+void ing_query_words(const char *query, struct ing_query_words *out);
+
 /*
  * How much of the query a document's title spells, 0..1. Reference pages are named
  * after what they describe, in abbreviations and compounds that the words of a question
@@ -165,7 +179,7 @@ struct ing_doc_evidence {
  * segments of 5 characters or fewer after a dot). Case-insensitive, ASCII.
  * Pure.
  */
-double ing_title_affinity(const char *query, const char *title);
+double ing_title_affinity(const struct ing_query_words *query, const char *title);
 
 /*
  * Anchor text. Index pages (a table of contents, a module list, a "see also" section)
@@ -180,17 +194,14 @@ double ing_title_affinity(const char *query, const char *title);
 #define ING_ANCHOR_COVER_NUM 3
 #define ING_ANCHOR_COVER_DEN 4
 
-/* The name that opens the line of `text` matching the most words of `query` (words as in
- * ing_title_affinity(); a token matches a word it equals or shares 5 leading characters
- * with), when that line matches at least ING_ANCHOR_COVER_NUM/DEN of 2 or more words:
- * the line's first run of letters, digits and "_:.-+", without trailing ".:-+",
- * copied into name[0..size). Returns 1 when there is one (2 bytes or more, shorter than
- * size), else 0. Pure. */
-int ing_anchor_name(const char *query, const char *text, char *name, size_t size);
-
-/* Whether `query` has the 2 or more words an anchor line needs: without them the store
- * reads no chunk for anchors. Pure. */
-int ing_anchor_possible(const char *query);
+/* The name that opens the line of `text` matching the most of the question's words
+ * `query` (a token matches a word it equals or shares 5 leading characters with), when
+ * that line matches at least ING_ANCHOR_COVER_NUM/DEN of them and there are 2 or more
+ * (with fewer the store reads no chunk for anchors): the line's first run of letters,
+ * digits and "_:.-+", without trailing ".:-+", copied into name[0..size). Returns 1 when
+ * there is one (2 bytes or more, shorter than size), else 0. Pure. */
+int ing_anchor_name(const struct ing_query_words *query, const char *text, char *name,
+                    size_t size);
 
 /*
  * Document-level fusion of a keyword ranking `kl` and a vector ranking `vl` (either may be

@@ -969,7 +969,7 @@ static int filter_docs(struct ing_rag_backend *be, const inngest_rag_query *q, i
 
 /* Title affinities of distinct documents, filled by the backend's doc_titles. */
 struct title_ctx {
-    const char *query;
+    const struct ing_query_words *query;
     double *affinity;
 };
 
@@ -980,9 +980,10 @@ static void on_title(void *user, size_t i, const char *title) {
 
 /* What fusion weighs besides the keyword hits (ev[i] for kl[i]): the chunk count of each
  * hit's document, for the length prior (the in-memory index keeps them per document), and
- * its title's affinity with the query `text` (one read of the distinct documents' titles
- * through `be`). */
-static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
+ * its title's affinity with the question's words `qw` (one read of the distinct
+ * documents' titles through `be`). */
+static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be,
+                        const struct ing_query_words *qw,
                         const struct ing_rag_scored *kl, size_t nk, struct ing_doc_evidence *ev,
                         inngest_error *err) {
     int64_t *docs = malloc(nk * sizeof(*docs));
@@ -1000,7 +1001,7 @@ static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const 
     for (size_t i = 0; i < nd; i++)
         if (!u || docs[u - 1] != docs[i])
             docs[u++] = docs[i];
-    struct title_ctx t = {text, affinity};
+    struct title_ctx t = {qw, affinity};
     int rc = be->ops->doc_titles(be, docs, u, on_title, &t, err);
     pthread_rwlock_rdlock(&s->ix_mu);
     for (size_t i = 0; !rc && i < nk; i++) {
@@ -1022,10 +1023,12 @@ static int doc_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const 
  * best line spoke for the page it names; the index keeps the evidence of its other
  * chunks). With a source filter (`docs`, sorted, non-NULL), a page outside it is not
  * named. */
-static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, const char *text,
+static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be,
+                           const struct ing_query_words *qw,
                            const int64_t *docs, size_t ndocs, struct ing_rag_scored *kl,
                            struct ing_doc_evidence *ev, size_t *nk, inngest_error *err) {
-    size_t named = !ing_anchor_possible(text)        ? 0
+    /* A question of fewer than 2 words has no anchor line: nothing to read. */
+    size_t named = qw->n < 2                 ? 0
                    : *nk < ING_ANCHOR_CHUNKS ? *nk
                                              : ING_ANCHOR_CHUNKS;
     int rc = INNGEST_OK;
@@ -1035,7 +1038,7 @@ static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, con
         int64_t doc = 0, lead = 0;
         char *title = NULL;
         int r = be->ops->read_chunk(be, kl[i].id, &h, err);
-        if (r == INNGEST_OK && ing_anchor_name(text, h.text, name, sizeof(name))) {
+        if (r == INNGEST_OK && ing_anchor_name(qw, h.text, name, sizeof(name))) {
             const char *slash = strrchr(h.doc_key, '/');
             int folder = slash ? (int)(slash + 1 - h.doc_key) : 0;
             int len = snprintf(prefix, sizeof(prefix), "%.*s%s.", folder, h.doc_key, name);
@@ -1072,7 +1075,7 @@ static int anchor_evidence(inngest_rag_store *s, struct ing_rag_backend *be, con
                 size_t n = ing_vindex_doc_chunks(&s->ix, doc);
                 pthread_rwlock_unlock(&s->ix_mu);
                 ev[j] = (struct ing_doc_evidence){n > INT_MAX ? INT_MAX : (int)n,
-                                                  ing_title_affinity(text, title)};
+                                                  ing_title_affinity(qw, title)};
                 (*nk)++;
             }
             kl[i].score = 0; /* the line was the named page's evidence, not its own */
@@ -1251,7 +1254,8 @@ void inngest_rag_results_cleanup(inngest_rag_results *r) {
  * documents ranked by their keyword evidence (keyword), or the cosine order (vector). */
 static int final_order(const inngest_rag_query *q, size_t k,
                        const struct ing_rag_scored *vl, size_t nv,
-                       const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev, size_t nk,
+                       const struct ing_rag_scored *kl, const struct ing_doc_evidence *ev,
+                       size_t nk,
                        struct ing_fused *fused, size_t *n, inngest_error *err) {
     if (q->mode != INNGEST_RAG_VECTOR) {
         int hybrid = q->mode == INNGEST_RAG_HYBRID;
@@ -1376,11 +1380,13 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
                                     err);
         if (!rc && nk && !(ev = malloc(kcap * sizeof(*ev))))
             rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
+        struct ing_query_words qw; /* the question's words, for titles and anchors */
         if (!rc && nk)
-            rc = doc_evidence(s, r.be, q->text, kl, nk, ev, err);
+            ing_query_words(q->text, &qw);
         if (!rc && nk)
-            rc = anchor_evidence(s, r.be, q->text, filtered ? docs : NULL, ndocs, kl, ev, &nk,
-                                 err);
+            rc = doc_evidence(s, r.be, &qw, kl, nk, ev, err);
+        if (!rc && nk)
+            rc = anchor_evidence(s, r.be, &qw, filtered ? docs : NULL, ndocs, kl, ev, &nk, err);
         reader_put(s, &r);
     }
     if (handed) { /* waited for even after an error: the worker writes into vl */

@@ -101,8 +101,9 @@ TEST_CASE(add_search_modes) {
     /* First in both lists: the best keyword score (1), the title's affinity ("Pasta")
      * at its weight, and the hashing embedder's vector weight (0.2) times the best
      * cosine (1). */
-    CHECK(fabs(r.hits[0].score - (1.2 + ING_TITLE_WEIGHT * ing_title_affinity("boil pasta",
-                                                                               "Pasta"))) <
+    struct ing_query_words words;
+    ing_query_words("boil pasta", &words);
+    CHECK(fabs(r.hits[0].score - (1.2 + ING_TITLE_WEIGHT * ing_title_affinity(&words, "Pasta"))) <
           1e-9);
     CHECK(r.hits[0].vector_score > 0.2 && r.hits[0].vector_score <= 1.0001);
     CHECK(strstr(r.hits[0].text, "nine minutes") != NULL);

@@ -369,35 +369,48 @@ TEST_CASE(document_fusion) {
     CHECK(ing_vector_weight("openai:text-embedding-3-small") == 1.0);
 }
 
+/* ing_title_affinity() and ing_anchor_name() of a question given as text. */
+static double affinity(const char *question, const char *title) {
+    struct ing_query_words w;
+    ing_query_words(question, &w);
+    return ing_title_affinity(&w, title);
+}
+
+static int anchor(const char *question, const char *text, char *name, size_t size) {
+    struct ing_query_words w;
+    ing_query_words(question, &w);
+    return ing_anchor_name(&w, text, name, size);
+}
+
 TEST_CASE(title_affinity) {
     const double c = ING_TITLE_COVER;
     /* "diff" and "time" spell all of difftime: every word counts, every letter covered;
      * the extensions of a file name are not part of the title's own letters. */
-    CHECK(fabs(ing_title_affinity("time difference", "difftime.3.txt") - 1.0) < 1e-12);
+    CHECK(fabs(affinity("time difference", "difftime.3.txt") - 1.0) < 1e-12);
     /* "calculate" is not in it: 2 of 3 words. */
-    CHECK(fabs(ing_title_affinity("calculate time difference", "difftime.3.txt") -
+    CHECK(fabs(affinity("calculate time difference", "difftime.3.txt") -
                ((1 - c) * 2.0 / 3 + c)) < 1e-12);
     /* Only 3 letters of "exponential" (exp in cexp): half a word; "complex" none; 3 of 4
      * letters covered. Case does not matter. */
-    CHECK(fabs(ing_title_affinity("Complex EXPONENTIAL", "cexp.3.txt") -
+    CHECK(fabs(affinity("Complex EXPONENTIAL", "cexp.3.txt") -
                ((1 - c) * 0.5 / 2 + c * 3.0 / 4)) < 1e-12);
     /* A whole 3-letter word counts fully; stopwords and words under 3 letters are not
      * words of the question; a title with spaces is covered whole. */
-    CHECK(fabs(ing_title_affinity("the tmp of it", "tmp files.v2") -
+    CHECK(fabs(affinity("the tmp of it", "tmp files.v2") -
                ((1 - c) * 1.0 + c * 3.0 / 9)) < 1e-12);
     /* Matches stay inside one title token: "filet" is not "file" + "t..." across "::". */
-    CHECK(fabs(ing_title_affinity("filet", "File::Temp") - (1 - c) * 1.0 - c * 4.0 / 8) <
+    CHECK(fabs(affinity("filet", "File::Temp") - (1 - c) * 1.0 - c * 4.0 / 8) <
           1e-12);
     /* A dotted name keeps its segments; at most two short extensions are left out. */
-    CHECK(fabs(ing_title_affinity("xml", "xml.etree.ElementTree") - ((1 - c) + c * 3.0 / 19)) <
+    CHECK(fabs(affinity("xml", "xml.etree.ElementTree") - ((1 - c) + c * 3.0 / 19)) <
           1e-12);
-    CHECK(fabs(ing_title_affinity("path", "os.path.rst.txt") - ((1 - c) + c * 4.0 / 6)) <
+    CHECK(fabs(affinity("path", "os.path.rst.txt") - ((1 - c) + c * 4.0 / 6)) <
           1e-12);
     /* Nothing to go on. */
-    CHECK(ing_title_affinity("", "difftime") == 0);
-    CHECK(ing_title_affinity("the of", "difftime") == 0);
-    CHECK(ing_title_affinity("time", "") == 0);
-    CHECK(ing_title_affinity("zzz qqq", "difftime.3.txt") == 0);
+    CHECK(affinity("", "difftime") == 0);
+    CHECK(affinity("the of", "difftime") == 0);
+    CHECK(affinity("time", "") == 0);
+    CHECK(affinity("zzz qqq", "difftime.3.txt") == 0);
 }
 
 TEST_CASE(anchor_names) {
@@ -406,31 +419,31 @@ TEST_CASE(anchor_names) {
                       "           Synopsis, Description\n";
     char name[64];
     /* The line that holds the question's words opens with the name. */
-    CHECK(ing_anchor_name("by-name interface to Perl's built-in stat() functions", toc, name,
+    CHECK(anchor("by-name interface to Perl's built-in stat() functions", toc, name,
                           sizeof(name)));
     CHECK_STR(name, "File::stat");
-    CHECK(ing_anchor_name("perform operations on file names portably", toc, name,
+    CHECK(anchor("perform operations on file names portably", toc, name,
                           sizeof(name)));
     CHECK_STR(name, "File::Spec");
     /* Words match by 5 shared letters ("interfaces"), case aside; a name loses trailing
      * punctuation; "(3)" ends it. */
-    CHECK(ing_anchor_name("Interfaces to builtin STAT functions", toc, name, sizeof(name)));
+    CHECK(anchor("Interfaces to builtin STAT functions", toc, name, sizeof(name)));
     CHECK_STR(name, "File::stat");
-    CHECK(ing_anchor_name("compare memory areas", "see memcmp(3): compare memory areas", name,
+    CHECK(anchor("compare memory areas", "see memcmp(3): compare memory areas", name,
                           sizeof(name)));
     CHECK_STR(name, "see");
-    CHECK(ing_anchor_name("compare memory areas", "memcmp.: compare memory areas", name,
+    CHECK(anchor("compare memory areas", "memcmp.: compare memory areas", name,
                           sizeof(name)));
     CHECK_STR(name, "memcmp");
     /* Too few of the question's words on any one line (2 of 4 here), a question of one
      * word, a line that opens with no name, or no room for the name: none. */
-    CHECK(!ing_anchor_name("perform stat interface names", toc, name, sizeof(name)));
-    CHECK(!ing_anchor_name("stat", toc, name, sizeof(name)));
-    CHECK(!ing_anchor_name("compare memory areas", "  (compare memory areas)", name,
+    CHECK(!anchor("perform stat interface names", toc, name, sizeof(name)));
+    CHECK(!anchor("stat", toc, name, sizeof(name)));
+    CHECK(!anchor("compare memory areas", "  (compare memory areas)", name,
                            sizeof(name)));
-    CHECK(!ing_anchor_name("by-name interface to Perl's built-in stat() functions", toc, name,
+    CHECK(!anchor("by-name interface to Perl's built-in stat() functions", toc, name,
                            5));
-    CHECK(!ing_anchor_name("compare memory areas", "", name, sizeof(name)));
+    CHECK(!anchor("compare memory areas", "", name, sizeof(name)));
 }
 
 TEST_CASE(derived_titles) {
