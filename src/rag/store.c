@@ -1380,13 +1380,14 @@ int inngest_rag_store_search(inngest_rag_store *s, const inngest_rag_query *q,
                                     err);
         if (!rc && nk && !(ev = malloc(kcap * sizeof(*ev))))
             rc = inngest_error_set(err, INNGEST_ENOMEM, "out of memory");
-        struct ing_query_words qw; /* the question's words, for titles and anchors */
-        if (!rc && nk)
+        if (!rc && nk) {
+            struct ing_query_words qw; /* the question's words, for titles and anchors */
             ing_query_words(q->text, &qw);
-        if (!rc && nk)
             rc = doc_evidence(s, r.be, &qw, kl, nk, ev, err);
-        if (!rc && nk)
-            rc = anchor_evidence(s, r.be, &qw, filtered ? docs : NULL, ndocs, kl, ev, &nk, err);
+            if (!rc)
+                rc = anchor_evidence(s, r.be, &qw, filtered ? docs : NULL, ndocs, kl, ev, &nk,
+                                     err);
+        }
         reader_put(s, &r);
     }
     if (handed) { /* waited for even after an error: the worker writes into vl */
